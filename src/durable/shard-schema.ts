@@ -1,0 +1,37 @@
+// The shard object's SQLite schema, as versioned migrations (never edit one that has shipped).
+
+import type { Migration } from './migrations.js';
+
+export const SHARD_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'status memory: events, streams, permanent dedupe keys',
+    statements: [
+      // Scalar state of the shard: identity, sequence head, colour marks.
+      `CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID`,
+      // One row per stream the shard owns: its head version. Kept for ever (versions continue).
+      `CREATE TABLE streams (stream_no INTEGER PRIMARY KEY, stream TEXT NOT NULL UNIQUE, version INTEGER NOT NULL)`,
+      // The hot window: full events in shard order. Rows leave once green and past the window.
+      `CREATE TABLE events (
+         seq INTEGER PRIMARY KEY,
+         id TEXT NOT NULL,
+         stream_no INTEGER NOT NULL,
+         version INTEGER NOT NULL,
+         type TEXT NOT NULL,
+         source TEXT,
+         subject TEXT,
+         time INTEGER NOT NULL,
+         received_at INTEGER NOT NULL,
+         data TEXT NOT NULL
+       )`,
+      // The dedupe index: one compact row per event ever accepted, never evicted, so a repeated id
+      // is recognised however old the original is (docs/decisions/0004-permanent-dedupe.md).
+      `CREATE TABLE event_keys (
+         key TEXT PRIMARY KEY,
+         seq INTEGER NOT NULL,
+         stream_no INTEGER NOT NULL,
+         version INTEGER NOT NULL
+       ) WITHOUT ROWID`,
+    ],
+  },
+];

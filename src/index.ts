@@ -1,0 +1,29 @@
+// The Worker script: the write-side and read-side apps behind one router, and the Durable Objects.
+
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { notFound, onError } from './workers/http.js';
+import { ingestApp } from './workers/ingest.js';
+import { readApp } from './workers/read.js';
+
+export { Shard } from './durable/shard.js';
+
+const app = new OpenAPIHono<{ Bindings: Env }>();
+app.onError(onError);
+app.notFound(notFound);
+
+app.route('/', ingestApp);
+app.route('/', readApp);
+
+app.doc31('/openapi.json', {
+  openapi: '3.1.0',
+  info: {
+    title: 'Edge event store',
+    version: '1',
+    description: 'Immutable events in, an append-only log out. Errors are application/problem+json (RFC 9457).',
+  },
+});
+app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+app.get('/', (c) => c.redirect('/docs'));
+
+export default app;

@@ -1,0 +1,90 @@
+// The write side: the ingest Worker's routes. Nothing here reads events back.
+
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { assertStreamName, prepareEvents, STREAM_NAME_RULE, type PreparedEvent } from '../engine/envelope.js';
+import { idempotentIds, systemUuidv7 } from '../engine/ids.js';
+import { invalid } from '../engine/problem.js';
+import { ANY, parseExpectedVersion, type ExpectedVersion } from '../engine/version.js';
+import { config } from './env.js';
+import { readJsonBody } from './http.js';
+import { appendResponseSchema, problemResponses, writeBodySchema } from './schemas.js';
+import { appendToShards } from './shards.js';
+import { tenantOf } from './tenant.js';
+
+type App = { Bindings: Env };
+
+const newUuid = systemUuidv7();
+const encoder = new TextEncoder();
+
+/** Ids for events the caller sent without one: derived from Idempotency-Key when given, else UUIDv7. */
+async function idMinter(header: string | undefined): Promise<(index: number) => string> {
+  if (header === undefined) return () => newUuid();
+  if (!/^[\x21-\x7e]{1,255}$/.test(header)) {
+    throw invalid('invalid-request', 'Idempotency-Key must be 1-255 printable ASCII characters without spaces');
+  }
+  return idempotentIds(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(header))));
+}
+
+async function ingest(c: Context<App>, stream: string | undefined, expected: ExpectedVersion) {
+  const { limits } = config(c.env);
+  const receivedAt = Date.now();
+  const [body, tenant, newId] = await Promise.all([
+    readJsonBody(c, limits.maxRequestBytes),
+    tenantOf(c),
+    idMinter(c.req.header('idempotency-key')),
+  ]);
+  const events: PreparedEvent[] = prepareEvents(body, { limits, receivedAt, newId, ...(stream === undefined ? {} : { stream }) });
+  const appended = await appendToShards(c.env, tenant, events, expected);
+  return c.json({ events: appended }, 202);
+}
+
+const streamParam = z.string().describe(STREAM_NAME_RULE);
+const writeBody = { content: { 'application/json': { schema: writeBodySchema } }, required: true };
+const accepted = {
+  202: {
+    description: 'Durable in its shard (grey); positions in request order',
+    content: { 'application/json': { schema: appendResponseSchema } },
+  },
+};
+
+export const ingestApp = new OpenAPIHono<App>();
+
+ingestApp.openAPIRegistry.registerPath(
+  createRoute({
+    method: 'post',
+    path: '/v1/streams/{stream}/events',
+    tags: ['write'],
+    summary: 'Append one event or up to 1,000 events to one stream',
+    description:
+      'All events are stored, or none. `expectedVersion` (query) or `If-Match` makes the append conditional: a version number (0 = the stream must not exist), `any`, `no_stream` or `exists` (`*` in If-Match). Repeated ids are not stored again and are answered with `duplicate: true` and their original position. Events without an id get a UUIDv7, or with an `Idempotency-Key` header ids derived from it, so a retried request is recognised.',
+    request: {
+      params: z.object({ stream: streamParam }),
+      query: z.object({ expectedVersion: z.string().optional() }),
+      headers: z.object({ 'if-match': z.string().optional(), 'idempotency-key': z.string().optional() }),
+      body: writeBody,
+    },
+    responses: { ...accepted, ...problemResponses(400, 409, 413, 415) },
+  }),
+);
+ingestApp.post('/v1/streams/:stream{.+}/events', async (c) => {
+  const stream = c.req.param('stream');
+  assertStreamName(stream);
+  const expected = parseExpectedVersion(c.req.query('expectedVersion'), c.req.header('if-match'));
+  return ingest(c, stream, expected);
+});
+
+ingestApp.openAPIRegistry.registerPath(
+  createRoute({
+    method: 'post',
+    path: '/v1/events',
+    tags: ['write'],
+    summary: 'Append a batch of up to 1,000 events of many streams',
+    description:
+      'The high-throughput path: each event names its `stream`. Events are split by shard and each shard stores its part atomically; the answer comes once every part is durable.',
+    request: { headers: z.object({ 'idempotency-key': z.string().optional() }), body: writeBody },
+    responses: { ...accepted, ...problemResponses(400, 413, 415, 503) },
+  }),
+);
+ingestApp.post('/v1/events', (c) => ingest(c, undefined, ANY));
