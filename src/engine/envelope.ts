@@ -78,8 +78,8 @@ export function utf8Length(text: string): number {
     if (c < 0x80) continue;
     if (c < 0x800) n += 1;
     else if (c >= 0xd800 && c <= 0xdbff) {
-      i++; // a surrogate pair: 4 bytes for 2 UTF-16 units
-      n += 1;
+      i++; // a surrogate pair: 4 bytes for its 2 UTF-16 units
+      n += 2;
     } else n += 2;
   }
   return n;

@@ -1,0 +1,222 @@
+import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { shardOf } from '../../src/engine/routing.js';
+import { shardStub } from '../../src/workers/shards.js';
+import { appended, call, freshStream, post, problem, totalAccepted } from './helpers.js';
+
+const SHARDS = 8; // the default tenant's pinned count (wrangler.toml DEFAULT_SHARD_COUNT)
+
+describe('POST /v1/streams/{stream}/events', () => {
+  it('accepts one event and answers its position and colour', async () => {
+    const stream = freshStream();
+    const [e] = await appended(await post(`/v1/streams/${stream}/events`, { type: 'post.created', data: { text: 'hello' } }));
+    expect(e).toMatchObject({
+      stream,
+      version: 1,
+      seq: expect.any(Number),
+      shard: shardOf(stream, SHARDS),
+      status: 'grey',
+      duplicate: false,
+    });
+    expect(e!.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('accepts an array in order, with consecutive versions and seqs', async () => {
+    const stream = freshStream();
+    const events = await appended(await post(`/v1/streams/${stream}/events`, [{ type: 'a' }, { type: 'b' }, { type: 'c' }]));
+    expect(events.map((e) => e.version)).toEqual([1, 2, 3]);
+    const first = events[0]!.seq;
+    expect(events.map((e) => e.seq)).toEqual([first, first + 1, first + 2]);
+  });
+
+  it('accepts stream names with slashes, raw or percent-encoded', async () => {
+    const stream = `org/repo/issues/${freshStream()}`;
+    const [a] = await appended(await post(`/v1/streams/${stream}/events`, { type: 'x' }));
+    const [b] = await appended(await post(`/v1/streams/${encodeURIComponent(stream)}/events`, { type: 'x' }));
+    expect([a!.stream, b!.stream, b!.version]).toEqual([stream, stream, 2]);
+  });
+
+  it('stores a repeated id once and answers it with the original position', async () => {
+    const stream = freshStream();
+    const id = `delivery-${stream}`;
+    const [first] = await appended(await post(`/v1/streams/${stream}/events`, { id, type: 'post.liked' }));
+    const before = await totalAccepted();
+    const again = await appended(
+      await post(`/v1/streams/${stream}/events`, [
+        { id, type: 'post.liked' },
+        { id, type: 'post.liked' },
+      ]),
+    );
+    expect(again).toEqual([
+      { ...first, duplicate: true },
+      { ...first, duplicate: true },
+    ]);
+    expect(await totalAccepted()).toBe(before);
+  });
+
+  it('enforces expectedVersion (query) and If-Match for the whole request', async () => {
+    const stream = freshStream();
+    const path = `/v1/streams/${stream}/events`;
+    await problem(await post(`${path}?expectedVersion=exists`, { type: 'a' }), 409);
+    await appended(await post(`${path}?expectedVersion=no_stream`, [{ type: 'a' }, { type: 'b' }]));
+    await problem(await post(`${path}?expectedVersion=no_stream`, { type: 'c' }), 409);
+    const before = await totalAccepted();
+    const conflict = await problem(await post(`${path}?expectedVersion=1`, [{ type: 'c' }, { type: 'd' }]), 409);
+    expect(conflict).toMatchObject({
+      type: 'https://eventstore.dev/problems/version-conflict',
+      stream,
+      currentVersion: 2,
+      expectedVersion: '1',
+    });
+    expect(conflict.detail).toMatch(/at version 2/);
+    expect(await totalAccepted()).toBe(before); // nothing of the refused request was written
+    const [c] = await appended(await post(path, { type: 'c' }, { 'if-match': '"2"' }));
+    expect(c!.version).toBe(3);
+    await appended(await post(path, { type: 'd' }, { 'if-match': '*' }));
+    await appended(await post(`${path}?expectedVersion=4`, { type: 'e' }));
+    await appended(await post(`${path}?expectedVersion=any`, { type: 'f' }));
+    await problem(await post(`${path}?expectedVersion=4`, { type: 'g' }, { 'if-match': '"5"' }), 400);
+  });
+
+  it('answers a retried conditional request with the original positions', async () => {
+    const stream = freshStream();
+    const body = [
+      { id: `${stream}-1`, type: 'a' },
+      { id: `${stream}-2`, type: 'b' },
+    ];
+    const first = await appended(await post(`/v1/streams/${stream}/events?expectedVersion=0`, body));
+    const retry = await appended(await post(`/v1/streams/${stream}/events?expectedVersion=0`, body));
+    expect(retry).toEqual(first.map((e) => ({ ...e, duplicate: true })));
+  });
+
+  it('mints the same ids for a retry that carries the same Idempotency-Key', async () => {
+    const stream = freshStream();
+    const headers = { 'idempotency-key': `req-${stream}` };
+    const first = await appended(await post(`/v1/streams/${stream}/events`, [{ type: 'a' }, { type: 'b' }], headers));
+    const retry = await appended(await post(`/v1/streams/${stream}/events`, [{ type: 'a' }, { type: 'b' }], headers));
+    expect(retry.map((e) => [e.id, e.seq, e.duplicate])).toEqual(first.map((e) => [e.id, e.seq, true]));
+    const other = await appended(await post(`/v1/streams/${stream}/events`, [{ type: 'a' }], { 'idempotency-key': `other-${stream}` }));
+    expect(other[0]!.duplicate).toBe(false);
+  });
+});
+
+describe('POST /v1/events', () => {
+  it('splits a batch of many streams across shards and answers in request order', async () => {
+    const streams = Array.from({ length: 40 }, () => freshStream('multi'));
+    const body = streams.flatMap((stream, i) => [
+      { stream, type: 'post.created', data: { i } },
+      { stream, type: 'post.liked', data: { i } },
+    ]);
+    const events = await appended(await post('/v1/events', body));
+    expect(events).toHaveLength(80);
+    expect(new Set(events.map((e) => e.shard)).size).toBeGreaterThan(4);
+    events.forEach((e, i) => {
+      expect(e.stream).toBe(body[i]!.stream);
+      expect(e.shard).toBe(shardOf(e.stream, SHARDS));
+      expect(e.version).toBe((i % 2) + 1);
+    });
+    // Within a shard, seqs follow request order.
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const seqs = events.filter((e) => e.shard === shard).map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
+    }
+  });
+
+  it('accepts 1,000 events in one request', async () => {
+    const body = Array.from({ length: 1000 }, (_, i) => ({
+      stream: `bulk-${i % 97}`,
+      type: 'member.joined',
+      data: { user: { id: i, name: `user ${i}` } },
+    }));
+    expect(await appended(await post('/v1/events', body))).toHaveLength(1000);
+  });
+});
+
+describe('the shard object', () => {
+  it('keeps dedupe and versions across a restart of the object', async () => {
+    const stream = freshStream();
+    const shard = shardOf(stream, SHARDS);
+    const [first] = await appended(await post(`/v1/streams/${stream}/events`, { id: `${stream}-once`, type: 'a' }));
+    const stub = shardStub(env, 'default', shard);
+    await evictDurableObject(stub);
+    const [again] = await appended(await post(`/v1/streams/${stream}/events`, [{ id: `${stream}-once`, type: 'a' }]));
+    expect(again).toEqual({ ...first, duplicate: true });
+    const [next] = await appended(await post(`/v1/streams/${stream}/events`, { type: 'b' }));
+    expect([next!.version, next!.seq]).toEqual([2, first!.seq + 1]);
+  });
+
+  it('stores each accepted event once with its dedupe key, in a versioned schema', async () => {
+    const stream = freshStream();
+    const events = await appended(
+      await post(`/v1/streams/${stream}/events`, [
+        { type: 'a', data: { n: 1 } },
+        { type: 'b', source: 'src', subject: 'sub' },
+      ]),
+    );
+    const stub = shardStub(env, 'default', shardOf(stream, SHARDS));
+    const rows = await runInDurableObject(stub, (_instance, state) => ({
+      schema: state.storage.sql.exec<{ version: number }>('SELECT max(version) AS version FROM _schema').one().version,
+      events: state.storage.sql
+        .exec(
+          'SELECT e.seq, e.id, e.version, e.type, e.source, e.subject, e.data FROM events e JOIN streams s USING (stream_no) WHERE s.stream = ? ORDER BY seq',
+          stream,
+        )
+        .toArray(),
+      keys: state.storage.sql.exec('SELECT key, seq FROM event_keys WHERE key IN (?, ?)', events[0]!.id, events[1]!.id).toArray(),
+      meta: Object.fromEntries(
+        state.storage.sql
+          .exec<{ key: string; value: string }>('SELECT key, value FROM meta')
+          .toArray()
+          .map((r) => [r.key, r.value]),
+      ),
+    }));
+    expect(rows.schema).toBe(1);
+    expect(rows.events).toEqual([
+      { seq: events[0]!.seq, id: events[0]!.id, version: 1, type: 'a', source: null, subject: null, data: '{"n":1}' },
+      { seq: events[1]!.seq, id: events[1]!.id, version: 2, type: 'b', source: 'src', subject: 'sub', data: 'null' },
+    ]);
+    expect(rows.keys).toHaveLength(2);
+    expect(rows.meta).toMatchObject({ tenant: 'default', shard: shardOf(stream, SHARDS) });
+  });
+});
+
+describe('GET /v1/status', () => {
+  it('counts each shard’s events per colour and the age of the oldest grey one', async () => {
+    const stream = freshStream();
+    await appended(await post(`/v1/streams/${stream}/events`, [{ type: 'a' }, { type: 'b' }]));
+    const res = await call('/v1/status');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const status = (await res.json()) as {
+      tenant: string;
+      totals: Record<string, number>;
+      oldestGreyAgeMs: number | null;
+      shards: { shard: number; headSeq: number; counts: Record<string, number>; oldestGreyAgeMs: number | null }[];
+    };
+    expect(status.tenant).toBe('default');
+    expect(status.shards.map((s) => s.shard)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const mine = status.shards[shardOf(stream, SHARDS)]!;
+    expect(mine.counts.grey).toBe(mine.headSeq);
+    expect(mine.counts).toMatchObject({ blue: 0, green: 0, red: 0 });
+    expect(mine.oldestGreyAgeMs).toBeGreaterThanOrEqual(0);
+    expect(status.totals.grey).toBe(status.shards.reduce((n, s) => n + s.counts.grey!, 0));
+    expect(status.oldestGreyAgeMs).toBeGreaterThanOrEqual(mine.oldestGreyAgeMs!);
+  });
+});
+
+describe('documentation', () => {
+  it('serves an OpenAPI 3.1 document naming the write routes', async () => {
+    const res = await call('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/streams/{stream}/events', '/v1/events', '/v1/status']));
+  });
+
+  it('serves a human docs page', async () => {
+    const res = await call('/docs');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/openapi\.json/);
+  });
+});
