@@ -1,18 +1,25 @@
 // The shard Durable Object: the status memory of one tenant's shard and its master write order.
 
 import { DurableObject } from 'cloudflare:workers';
-import { planAppend, type StoredPosition, type StreamHead } from '../engine/append.js';
+import { planAppend, type HeadUpdate, type NewRow, type StoredPosition, type StreamHead } from '../engine/append.js';
+import { Coalescer } from '../engine/coalesce.js';
 import { colourCounts, colourOf, type Colour, type ColourMarks } from '../engine/colour.js';
 import type { PreparedEvent } from '../engine/envelope.js';
 import type { ExpectedVersion } from '../engine/version.js';
 import { migrate } from './migrations.js';
 import { SHARD_MIGRATIONS } from './shard-schema.js';
 
+/** One write request's share of a shard: stored atomically, all or nothing. */
 export interface AppendRequest {
-  tenant: string;
-  shard: number;
   events: PreparedEvent[];
   expected: ExpectedVersion;
+}
+
+/** One RPC: the requests that concurrent writers sent this shard, committed together. */
+export interface AppendCall {
+  tenant: string;
+  shard: number;
+  requests: AppendRequest[];
 }
 
 export interface ShardPosition {
@@ -35,6 +42,17 @@ export interface ShardStatus {
   /** Receipt time of the oldest event not yet in the master store, epoch ms. */
   oldestGreyAt: number | null;
 }
+
+/**
+ * The stored body of a hot event, as JSON text: [id, type, source, subject, time, data]. Built
+ * around `data`, which is already JSON text, so it is never parsed or escaped again.
+ */
+export function eventBody(e: PreparedEvent): string {
+  return `${JSON.stringify([e.id, e.type, e.source, e.subject, e.time]).slice(0, -1)},${e.data}]`;
+}
+
+/** Events written in one group commit at most; a larger single call is still written whole. */
+const MAX_EVENTS_PER_COMMIT = 10_000;
 
 /** Bound parameters of one statement are capped at 2 MB each; stay well inside. */
 const CHUNK_CHARS = 1_000_000;
@@ -62,6 +80,14 @@ export class Shard extends DurableObject<Env> {
   private marks: ColourMarks = { headSeq: 0, blueThrough: 0, greenThrough: 0, evictedThrough: 0 };
   private nextStreamNo = 1;
   private identity: { tenant: string; shard: number } | null = null;
+  private readonly writer = new Coalescer<AppendCall, AppendResult[]>((calls) => this.commitGroup(calls), {
+    maxInFlight: 1,
+    maxWeight: MAX_EVENTS_PER_COMMIT,
+    weigh: (call) => call.requests.reduce((n, r) => n + r.events.length, 0),
+    lingerMs: 0,
+    pollMs: 1,
+    maxPollMs: 4,
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -86,107 +112,133 @@ export class Shard extends DurableObject<Env> {
     if (meta.has('tenant')) this.identity = { tenant: String(meta.get('tenant')), shard: num('shard') };
   }
 
-  /** Records which tenant and shard this object is, and refuses a request meant for another. */
+  /** Records, on the first write, which tenant and shard this object is (append() checks it after). */
   private claim(tenant: string, shard: number): void {
-    if (this.identity) {
-      if (this.identity.tenant !== tenant || this.identity.shard !== shard) {
-        throw new Error(`shard object of ${this.identity.tenant}/${this.identity.shard} was sent a request for ${tenant}/${shard}`);
-      }
-      return;
-    }
+    if (this.identity) return;
     this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?), ('shard', ?)`, tenant, shard);
     this.identity = { tenant, shard };
   }
 
   /**
-   * Appends a request's events atomically: all are stored, or none (version conflict). Runs with
-   * no await, so no other request interleaves, and its writes commit together before the answer
-   * leaves the object (output gate): an acknowledged event is durable.
+   * Appends the call's requests, each atomically on its own (a version conflict refuses that
+   * request only). Calls that arrive while a commit is under way wait and are then written
+   * together, in arrival order, in one transaction and one commit: group commit, with no delay
+   * when the shard is idle (docs/decisions/0005-group-commit.md). Answers once durable.
    */
-  append(request: AppendRequest): AppendResult {
-    const { events } = request;
-    const keys = JSON.stringify(events.map((e) => e.key));
-    const streams = JSON.stringify([...new Set(events.map((e) => e.stream))]);
+  append(call: AppendCall): Promise<AppendResult[]> {
+    if (this.identity && (this.identity.tenant !== call.tenant || this.identity.shard !== call.shard)) {
+      throw new Error(`shard object of ${this.identity.tenant}/${this.identity.shard} was sent a call for ${call.tenant}/${call.shard}`);
+    }
+    return this.writer.submit(call);
+  }
 
+  /** Writes a group of calls and waits for the commit; see append(). */
+  private async commitGroup(calls: AppendCall[]): Promise<AppendResult[][]> {
+    const requests = calls.flatMap((c) => c.requests);
+    const results = this.appendNow(calls[0]!, requests);
+    await this.ctx.storage.sync();
+    const out: AppendResult[][] = [];
+    let i = 0;
+    for (const c of calls) out.push(results.slice(i, (i += c.requests.length)));
+    return out;
+  }
+
+  /**
+   * The synchronous heart of append: no await, so nothing interleaves, and all writes go in one
+   * transaction. Exposed to tests through the class, not RPC.
+   */
+  private appendNow(identity: AppendCall, requests: AppendRequest[]): AppendResult[] {
+    const call = { ...identity, requests };
+    const keys = new Set<string>();
+    const streamNames = new Set<string>();
+    for (const r of call.requests) {
+      for (const e of r.events) {
+        keys.add(e.key);
+        streamNames.add(e.stream);
+      }
+    }
     const stored = new Map<string, StoredPosition>();
     for (const row of this.sql.exec<{ key: string; seq: number; version: number; stream: string }>(
       `SELECT k.key, k.seq, k.version, s.stream FROM event_keys k JOIN streams s ON s.stream_no = k.stream_no
         WHERE k.key IN (SELECT value FROM json_each(?))`,
-      keys,
+      JSON.stringify([...keys]),
     )) {
       stored.set(row.key, { seq: row.seq, stream: row.stream, version: row.version });
     }
     const heads = new Map<string, StreamHead>();
     for (const row of this.sql.exec<{ stream: string; stream_no: number; version: number }>(
       'SELECT stream, stream_no, version FROM streams WHERE stream IN (SELECT value FROM json_each(?))',
-      streams,
+      JSON.stringify([...streamNames]),
     )) {
       heads.set(row.stream, { streamNo: row.stream_no, version: row.version });
     }
 
-    const plan = planAppend({
-      events,
-      expected: request.expected,
-      stored,
-      heads,
-      nextSeq: this.marks.headSeq + 1,
-      nextStreamNo: this.nextStreamNo,
+    // Plan the requests in arrival order; each sees what the ones before it wrote.
+    let nextSeq = this.marks.headSeq + 1;
+    let nextStreamNo = this.nextStreamNo;
+    const rows: NewRow[] = [];
+    const changedHeads = new Map<string, HeadUpdate>();
+    const plans = call.requests.map((request) => {
+      const plan = planAppend({ events: request.events, expected: request.expected, stored, heads, nextSeq, nextStreamNo });
+      if (!plan.ok) return plan;
+      for (const r of plan.rows) {
+        stored.set(r.event.key, { seq: r.seq, stream: r.event.stream, version: r.version });
+        rows.push(r);
+      }
+      for (const h of plan.heads) {
+        heads.set(h.stream, { streamNo: h.streamNo, version: h.version });
+        changedHeads.set(h.stream, h);
+      }
+      nextSeq = plan.nextSeq;
+      nextStreamNo = plan.nextStreamNo;
+      return plan;
     });
-    if (!plan.ok) return plan;
 
-    if (plan.rows.length > 0) {
-      const receivedAt = Date.now();
-      this.ctx.storage.transactionSync(() => {
-        this.claim(request.tenant, request.shard);
-        this.sql.exec(
-          `INSERT INTO streams (stream_no, stream, version)
-             SELECT value->>0, value->>1, value->>2 FROM json_each(?) WHERE true
-           ON CONFLICT (stream_no) DO UPDATE SET version = excluded.version`,
-          JSON.stringify(plan.heads.map((h) => [h.streamNo, h.stream, h.version])),
-        );
-        const rows = plan.rows.map((r) =>
-          JSON.stringify([
-            r.seq,
-            r.event.id,
-            r.streamNo,
-            r.version,
-            r.event.type,
-            r.event.source,
-            r.event.subject,
-            r.event.time,
-            receivedAt,
-            r.event.data,
-          ]),
-        );
-        for (const chunk of jsonChunks(rows)) {
-          this.sql.exec(
-            `INSERT INTO events (seq, id, stream_no, version, type, source, subject, time, received_at, data)
-               SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9
-               FROM json_each(?)`,
-            chunk,
-          );
-        }
-        for (const chunk of jsonChunks(plan.rows.map((r) => JSON.stringify([r.event.key, r.seq, r.streamNo, r.version])))) {
-          this.sql.exec(
-            'INSERT INTO event_keys (key, seq, stream_no, version) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)',
-            chunk,
-          );
-        }
-        this.sql.exec(
-          `INSERT INTO meta (key, value) VALUES ('head_seq', ?), ('next_stream_no', ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-          plan.nextSeq - 1,
-          plan.nextStreamNo,
-        );
-      });
-      this.marks = { ...this.marks, headSeq: plan.nextSeq - 1 };
-      this.nextStreamNo = plan.nextStreamNo;
-    }
+    if (rows.length > 0) this.write(call, rows, [...changedHeads.values()], nextSeq - 1, nextStreamNo);
 
-    return {
-      ok: true,
-      positions: plan.positions.map((p) => ({ ...p, status: p.duplicate ? colourOf(p.seq, this.marks) : 'grey' })),
-    };
+    return plans.map((plan) =>
+      plan.ok
+        ? { ok: true, positions: plan.positions.map((p) => ({ ...p, status: p.duplicate ? colourOf(p.seq, this.marks) : 'grey' })) }
+        : plan,
+    );
+  }
+
+  /** Writes planned rows, heads and the new head seq in one transaction. */
+  private write(call: AppendCall, rows: NewRow[], heads: HeadUpdate[], headSeq: number, nextStreamNo: number): void {
+    const receivedAt = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.claim(call.tenant, call.shard);
+      this.sql.exec(
+        `INSERT INTO streams (stream_no, stream, version)
+           SELECT value->>0, value->>1, value->>2 FROM json_each(?) WHERE true
+         ON CONFLICT (stream_no) DO UPDATE SET version = excluded.version`,
+        JSON.stringify(heads.map((h) => [h.streamNo, h.stream, h.version])),
+      );
+      // Each row is built as JSON text around the event's body, whose data is already JSON text.
+      const eventRows = rows.map((r) => `[${r.seq},${r.streamNo},${r.version},${eventBody(r.event)}]`);
+      for (const chunk of jsonChunks(eventRows)) {
+        this.sql.exec(
+          `INSERT INTO events (seq, stream_no, version, received_at, body)
+             SELECT value->>0, value->>1, value->>2, ?, value->3 FROM json_each(?)`,
+          receivedAt,
+          chunk,
+        );
+      }
+      for (const chunk of jsonChunks(rows.map((r) => JSON.stringify([r.event.key, r.seq, r.streamNo, r.version])))) {
+        this.sql.exec(
+          'INSERT INTO event_keys (key, seq, stream_no, version) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)',
+          chunk,
+        );
+      }
+      this.sql.exec(
+        `INSERT INTO meta (key, value) VALUES ('head_seq', ?), ('next_stream_no', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        headSeq,
+        nextStreamNo,
+      );
+    });
+    this.marks = { ...this.marks, headSeq };
+    this.nextStreamNo = nextStreamNo;
   }
 
   /** Counts per colour and the age of the lag, for GET /v1/status. */

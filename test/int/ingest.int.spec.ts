@@ -133,6 +133,61 @@ describe('POST /v1/events', () => {
   });
 });
 
+describe('concurrent writers', () => {
+  it('let exactly one of many racing no_stream writes win, each all or nothing', async () => {
+    const stream = freshStream('race');
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        post(`/v1/streams/${stream}/events?expectedVersion=no_stream`, [
+          { type: 'a', data: { writer: i } },
+          { type: 'b', data: { writer: i } },
+        ]),
+      ),
+    );
+    expect(responses.map((r) => r.status).sort()).toEqual([202, ...Array(19).fill(409)]);
+    const [winner] = await appended(await post(`/v1/streams/${stream}/events`, { type: 'c' }));
+    expect(winner!.version).toBe(3);
+  });
+
+  it('give concurrent writers to one stream distinct, gap-free versions', async () => {
+    const stream = freshStream('many');
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => post(`/v1/streams/${stream}/events`, { type: 'x', data: { i } }).then(appended)),
+    );
+    const versions = results.map((r) => r[0]!.version).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+});
+
+describe('coalesced shard calls', () => {
+  it('store every event of many concurrent multi-shard batches exactly once', async () => {
+    const before = await totalAccepted();
+    const prefix = freshStream('burst');
+    const batches = Array.from({ length: 25 }, (_, b) =>
+      Array.from({ length: 40 }, (_, i) => ({
+        id: `${prefix}-${b}-${i}`,
+        stream: `${prefix}-s${(b * 7 + i) % 60}`,
+        type: 't',
+        data: { b, i },
+      })),
+    );
+    const answers = await Promise.all(batches.map((body) => post('/v1/events', body).then(appended)));
+    const all = answers.flat();
+    expect(all).toHaveLength(1000);
+    expect(all.every((e) => !e.duplicate)).toBe(true);
+    expect(new Set(all.map((e) => `${e.shard}/${e.seq}`)).size).toBe(1000);
+    for (let s = 0; s < 60; s++) {
+      const versions = all.filter((e) => e.stream === `${prefix}-s${s}`).map((e) => e.version);
+      expect(versions.sort((a, b) => a - b)).toEqual(versions.map((_, i) => i + 1));
+    }
+    expect(await totalAccepted()).toBe(before + 1000);
+    // Sent again, all at once: every event is a duplicate with its original position.
+    const again = (await Promise.all(batches.map((body) => post('/v1/events', body).then(appended)))).flat();
+    expect(again).toEqual(all.map((e) => ({ ...e, duplicate: true })));
+    expect(await totalAccepted()).toBe(before + 1000);
+  });
+});
+
 describe('the shard object', () => {
   it('keeps dedupe and versions across a restart of the object', async () => {
     const stream = freshStream();
@@ -158,11 +213,12 @@ describe('the shard object', () => {
     const rows = await runInDurableObject(stub, (_instance, state) => ({
       schema: state.storage.sql.exec<{ version: number }>('SELECT max(version) AS version FROM _schema').one().version,
       events: state.storage.sql
-        .exec(
-          'SELECT e.seq, e.id, e.version, e.type, e.source, e.subject, e.data FROM events e JOIN streams s USING (stream_no) WHERE s.stream = ? ORDER BY seq',
+        .exec<{ seq: number; version: number; body: string }>(
+          'SELECT e.seq, e.version, e.body FROM events e JOIN streams s USING (stream_no) WHERE s.stream = ? ORDER BY seq',
           stream,
         )
-        .toArray(),
+        .toArray()
+        .map((r) => ({ ...r, body: JSON.parse(r.body) as unknown })),
       keys: state.storage.sql.exec('SELECT key, seq FROM event_keys WHERE key IN (?, ?)', events[0]!.id, events[1]!.id).toArray(),
       meta: Object.fromEntries(
         state.storage.sql
@@ -173,8 +229,8 @@ describe('the shard object', () => {
     }));
     expect(rows.schema).toBe(1);
     expect(rows.events).toEqual([
-      { seq: events[0]!.seq, id: events[0]!.id, version: 1, type: 'a', source: null, subject: null, data: '{"n":1}' },
-      { seq: events[1]!.seq, id: events[1]!.id, version: 2, type: 'b', source: 'src', subject: 'sub', data: 'null' },
+      { seq: events[0]!.seq, version: 1, body: [events[0]!.id, 'a', null, null, expect.any(Number), { n: 1 }] },
+      { seq: events[1]!.seq, version: 2, body: [events[1]!.id, 'b', 'src', 'sub', expect.any(Number), null] },
     ]);
     expect(rows.keys).toHaveLength(2);
     expect(rows.meta).toMatchObject({ tenant: 'default', shard: shardOf(stream, SHARDS) });
