@@ -51,6 +51,9 @@ export function eventBody(e: PreparedEvent): string {
   return `${JSON.stringify([e.id, e.type, e.source, e.subject, e.time]).slice(0, -1)},${e.data}]`;
 }
 
+/** Stream heads kept in memory at most (~100 bytes each). */
+const HEAD_CACHE_SIZE = 50_000;
+
 /** Events written in one group commit at most; a larger single call is still written whole. */
 const MAX_EVENTS_PER_COMMIT = 10_000;
 
@@ -80,6 +83,11 @@ export class Shard extends DurableObject<Env> {
   private marks: ColourMarks = { headSeq: 0, blueThrough: 0, greenThrough: 0, evictedThrough: 0 };
   private nextStreamNo = 1;
   private identity: { tenant: string; shard: number } | null = null;
+  /**
+   * Heads of recently written streams. The shard is the only writer of its streams, so a cached
+   * head is always current; it saves a lookup per event on the write path. Bounded: cleared when full.
+   */
+  private readonly headCache = new Map<string, StreamHead>();
   private readonly writer = new Coalescer<AppendCall, AppendResult[]>((calls) => this.commitGroup(calls), {
     maxInFlight: 1,
     maxWeight: MAX_EVENTS_PER_COMMIT,
@@ -165,12 +173,21 @@ export class Shard extends DurableObject<Env> {
     )) {
       stored.set(row.key, { seq: row.seq, stream: row.stream, version: row.version });
     }
+    // Stream heads come from the cache, and from storage only for streams it does not hold.
     const heads = new Map<string, StreamHead>();
-    for (const row of this.sql.exec<{ stream: string; stream_no: number; version: number }>(
-      'SELECT stream, stream_no, version FROM streams WHERE stream IN (SELECT value FROM json_each(?))',
-      JSON.stringify([...streamNames]),
-    )) {
-      heads.set(row.stream, { streamNo: row.stream_no, version: row.version });
+    const missing: string[] = [];
+    for (const stream of streamNames) {
+      const head = this.headCache.get(stream);
+      if (head) heads.set(stream, head);
+      else missing.push(stream);
+    }
+    if (missing.length > 0) {
+      for (const row of this.sql.exec<{ stream: string; stream_no: number; version: number }>(
+        'SELECT stream, stream_no, version FROM streams WHERE stream IN (SELECT value FROM json_each(?))',
+        JSON.stringify(missing),
+      )) {
+        heads.set(row.stream, { streamNo: row.stream_no, version: row.version });
+      }
     }
 
     // Plan the requests in arrival order; each sees what the ones before it wrote.
@@ -195,6 +212,9 @@ export class Shard extends DurableObject<Env> {
     });
 
     if (rows.length > 0) this.write(call, rows, [...changedHeads.values()], nextSeq - 1, nextStreamNo);
+    // Only once the transaction went through: the cache never runs ahead of storage.
+    if (this.headCache.size + changedHeads.size > HEAD_CACHE_SIZE) this.headCache.clear();
+    for (const h of changedHeads.values()) this.headCache.set(h.stream, { streamNo: h.streamNo, version: h.version });
 
     return plans.map((plan) =>
       plan.ok

@@ -23,9 +23,49 @@ export interface CoalescerOptions<Req> {
 
 type Outcome<Res> = { ok: true; value: Res } | { ok: false; error: unknown };
 
-interface Entry<Req, Res> {
-  request: Req;
+/** A queued request's claim on its answer. */
+export interface Ticket<Res> {
   outcome?: Outcome<Res>;
+}
+
+interface Entry<Req, Res> extends Ticket<Res> {
+  request: Req;
+}
+
+/** What `settle` needs of a coalescer. */
+export interface Leader {
+  tryLead(): Promise<void> | null;
+  readonly pollMs: number;
+  readonly maxPollMs: number;
+}
+
+/** The answer of a settled ticket, or the error of its call. */
+export function unwrap<Res>(ticket: Ticket<Res>): Res {
+  if (!ticket.outcome) throw new Error('ticket not settled');
+  if (!ticket.outcome.ok) throw ticket.outcome.error;
+  return ticket.outcome.value;
+}
+
+/**
+ * Waits until every ticket has its outcome, from the caller's own context: whenever a ticket's
+ * coalescer has room, the caller leads its next call (all such calls at once); otherwise it looks
+ * again after a pause (`pollMs`, doubling up to `maxPollMs`). One loop serves all the tickets of a
+ * request, so a request writing to many shards wakes once per pause, not once per shard.
+ */
+export async function settle(tickets: { coalescer: Leader; ticket: Ticket<unknown> }[]): Promise<void> {
+  let poll = Math.min(...tickets.map((t) => t.coalescer.pollMs));
+  const maxPoll = Math.min(...tickets.map((t) => t.coalescer.maxPollMs));
+  for (;;) {
+    const open = tickets.filter((t) => !t.ticket.outcome);
+    if (open.length === 0) return;
+    const calls = [...new Set(open.map((t) => t.coalescer))].map((c) => c.tryLead()).filter((p) => p !== null);
+    if (calls.length > 0) {
+      await Promise.all(calls);
+      continue;
+    }
+    await sleep(poll);
+    poll = Math.min(poll * 2, maxPoll);
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -41,7 +81,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * each call is made by a waiting request from its own context (the leader), the leader only
  * stores plain outcomes, and each waiter picks its outcome up on its own timer.
  */
-export class Coalescer<Req, Res> {
+export class Coalescer<Req, Res> implements Leader {
   private readonly waiting: Entry<Req, Res>[] = [];
   private inFlight = 0;
 
@@ -50,28 +90,40 @@ export class Coalescer<Req, Res> {
     private readonly options: CoalescerOptions<Req>,
   ) {}
 
-  async submit(request: Req): Promise<Res> {
+  /** Queues a request; its answer comes through `settle`. */
+  enqueue(request: Req): Ticket<Res> {
     const entry: Entry<Req, Res> = { request };
     this.waiting.push(entry);
-    let poll = this.options.pollMs;
-    for (;;) {
-      if (entry.outcome) {
-        if (entry.outcome.ok) return entry.outcome.value;
-        throw entry.outcome.error;
+    return entry;
+  }
+
+  /** Queues one request and waits for its answer. */
+  async submit(request: Req): Promise<Res> {
+    const ticket = this.enqueue(request);
+    await settle([{ coalescer: this, ticket }]);
+    return unwrap(ticket);
+  }
+
+  /** Makes the next call if there is room and work: from the caller's context, as its leader. */
+  tryLead(): Promise<void> | null {
+    if (this.inFlight >= this.options.maxInFlight || this.waiting.length === 0) return null;
+    this.inFlight++;
+    return (async () => {
+      try {
+        if (this.options.lingerMs > 0) await sleep(this.options.lingerMs);
+        await this.run(this.takeBatch());
+      } finally {
+        this.inFlight--;
       }
-      if (this.inFlight < this.options.maxInFlight && this.waiting.length > 0) {
-        this.inFlight++;
-        try {
-          if (this.options.lingerMs > 0) await sleep(this.options.lingerMs);
-          await this.run(this.takeBatch());
-        } finally {
-          this.inFlight--;
-        }
-        continue;
-      }
-      await sleep(poll);
-      poll = Math.min(poll * 2, this.options.maxPollMs);
-    }
+    })();
+  }
+
+  get pollMs(): number {
+    return this.options.pollMs;
+  }
+
+  get maxPollMs(): number {
+    return this.options.maxPollMs;
   }
 
   /** Requests queued and calls under way: for tests and metrics. */

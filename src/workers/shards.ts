@@ -1,7 +1,7 @@
-// The Workers' side of the shard objects: routing a request's events and calling each shard once.
+// The Workers' side of the shard objects: routing a request's events to shards, in calls shared by concurrent requests.
 
 import type { AppendRequest, AppendResult, Shard, ShardPosition, ShardStatus } from '../durable/shard.js';
-import { Coalescer } from '../engine/coalesce.js';
+import { Coalescer, settle, unwrap } from '../engine/coalesce.js';
 import type { PreparedEvent } from '../engine/envelope.js';
 import { ProblemError } from '../engine/problem.js';
 import { shardName, shardOf } from '../engine/routing.js';
@@ -91,13 +91,27 @@ export async function appendToShards(
   }
 
   const out: AppendedEvent[] = new Array(events.length);
-  const settled = await Promise.allSettled(
-    [...groups].map(async ([shard, group]) => {
-      const submission = { env, request: { events: group.events, expected } };
-      const result = await withDeadline(coalescerFor(tenant.id, shard).submit(submission), SHARD_DEADLINE_MS, `shard ${shard}`);
-      return { shard, group, result };
-    }),
-  );
+  const waits = [...groups].map(([shard, group]) => {
+    const coalescer = coalescerFor(tenant.id, shard);
+    return { shard, group, coalescer, ticket: coalescer.enqueue({ env, request: { events: group.events, expected } }) };
+  });
+  try {
+    await withDeadline(settle(waits), SHARD_DEADLINE_MS, `shards ${[...groups.keys()].join(', ')}`);
+  } catch (error) {
+    console.error(JSON.stringify({ msg: 'shard append timed out', tenant: tenant.id, error: String(error) }));
+    throw new ProblemError(
+      503,
+      'shard-unavailable',
+      `the shards did not answer within ${SHARD_DEADLINE_MS / 1000} s; retry the request (events that carry an id are never stored twice)`,
+    );
+  }
+  const settled = waits.map(({ shard, group, ticket }) => {
+    try {
+      return { status: 'fulfilled' as const, value: { shard, group, result: unwrap(ticket) } };
+    } catch (reason) {
+      return { status: 'rejected' as const, reason };
+    }
+  });
   let conflict: ProblemError | undefined;
   let failed = 0;
   for (const outcome of settled) {
