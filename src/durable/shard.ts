@@ -153,7 +153,7 @@ export class Shard extends DurableObject<Env> {
 
   /**
    * The synchronous heart of append: no await, so nothing interleaves, and all writes go in one
-   * transaction. Exposed to tests through the class, not RPC.
+   * transaction. Every value bound to a statement is chunked under the 2 MB cap.
    */
   private appendNow(identity: AppendCall, requests: AppendRequest[]): AppendResult[] {
     const call = { ...identity, requests };
@@ -166,12 +166,14 @@ export class Shard extends DurableObject<Env> {
       }
     }
     const stored = new Map<string, StoredPosition>();
-    for (const row of this.sql.exec<{ key: string; seq: number; version: number; stream: string }>(
-      `SELECT k.key, k.seq, k.version, s.stream FROM event_keys k JOIN streams s ON s.stream_no = k.stream_no
-        WHERE k.key IN (SELECT value FROM json_each(?))`,
-      JSON.stringify([...keys]),
-    )) {
-      stored.set(row.key, { seq: row.seq, stream: row.stream, version: row.version });
+    for (const chunk of jsonChunks([...keys].map((k) => JSON.stringify(k)))) {
+      for (const row of this.sql.exec<{ key: string; seq: number; version: number; stream: string }>(
+        `SELECT k.key, k.seq, k.version, s.stream FROM event_keys k JOIN streams s ON s.stream_no = k.stream_no
+          WHERE k.key IN (SELECT value FROM json_each(?))`,
+        chunk,
+      )) {
+        stored.set(row.key, { seq: row.seq, stream: row.stream, version: row.version });
+      }
     }
     // Stream heads come from the cache, and from storage only for streams it does not hold.
     const heads = new Map<string, StreamHead>();
@@ -181,10 +183,10 @@ export class Shard extends DurableObject<Env> {
       if (head) heads.set(stream, head);
       else missing.push(stream);
     }
-    if (missing.length > 0) {
+    for (const chunk of jsonChunks(missing.map((m) => JSON.stringify(m)))) {
       for (const row of this.sql.exec<{ stream: string; stream_no: number; version: number }>(
         'SELECT stream, stream_no, version FROM streams WHERE stream IN (SELECT value FROM json_each(?))',
-        JSON.stringify(missing),
+        chunk,
       )) {
         heads.set(row.stream, { streamNo: row.stream_no, version: row.version });
       }
@@ -228,12 +230,14 @@ export class Shard extends DurableObject<Env> {
     const receivedAt = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.claim(call.tenant, call.shard);
-      this.sql.exec(
-        `INSERT INTO streams (stream_no, stream, version)
-           SELECT value->>0, value->>1, value->>2 FROM json_each(?) WHERE true
-         ON CONFLICT (stream_no) DO UPDATE SET version = excluded.version`,
-        JSON.stringify(heads.map((h) => [h.streamNo, h.stream, h.version])),
-      );
+      for (const chunk of jsonChunks(heads.map((h) => JSON.stringify([h.streamNo, h.stream, h.version])))) {
+        this.sql.exec(
+          `INSERT INTO streams (stream_no, stream, version)
+             SELECT value->>0, value->>1, value->>2 FROM json_each(?) WHERE true
+           ON CONFLICT (stream_no) DO UPDATE SET version = excluded.version`,
+          chunk,
+        );
+      }
       // Each row is built as JSON text around the event's body, whose data is already JSON text.
       const eventRows = rows.map((r) => `[${r.seq},${r.streamNo},${r.version},${eventBody(r.event)}]`);
       for (const chunk of jsonChunks(eventRows)) {

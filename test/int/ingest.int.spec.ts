@@ -189,6 +189,32 @@ describe('coalesced shard calls', () => {
 });
 
 describe('the shard object', () => {
+  it('writes a call larger than one statement chunk: keys, heads and rows span several (1 MB each)', async () => {
+    const stub = shardStub(env, 'default', 7);
+    const tag = freshStream('big');
+    const long = (prefix: string, i: number) => `${prefix}-${tag}-${i}-`.padEnd(250, 'x');
+    const events = Array.from({ length: 5000 }, (_, i) => ({
+      key: long('id', i),
+      id: long('id', i),
+      stream: long('s', i % 4000),
+      type: 't',
+      source: null,
+      subject: null,
+      time: 0,
+      data: '{}',
+    }));
+    const call = { tenant: 'default', shard: 7, requests: [{ events, expected: { kind: 'any' as const } }] };
+    const [first] = await stub.append(call);
+    expect(first?.ok && first.positions.filter((p) => !p.duplicate)).toHaveLength(5000);
+    const [again] = await stub.append(call);
+    expect(again?.ok && again.positions.every((p) => p.duplicate)).toBe(true);
+    const counts = await runInDurableObject(stub, (_i, state) => ({
+      keys: state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_keys WHERE key LIKE ?', `id-${tag}-%`).one().n,
+      streams: state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM streams WHERE stream LIKE ?', `s-${tag}-%`).one().n,
+    }));
+    expect(counts).toEqual({ keys: 5000, streams: 4000 });
+  });
+
   it('keeps dedupe and versions across a restart of the object', async () => {
     const stream = freshStream();
     const shard = shardOf(stream, SHARDS);
