@@ -8,7 +8,10 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+        miniflare: {
+          // Tests drive publishing themselves (alarms, queue batches); the shards' own trigger waits.
+          bindings: { TEST_MIGRATIONS: migrations, PUBLISH_DELAY_MS: '600000', PUBLISH_MIN_EVENTS: '100000', PUBLISH_MAX_EVENTS: '5000' },
+        },
       }),
     ],
     test: {

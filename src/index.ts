@@ -4,6 +4,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { notFound, onError } from './workers/http.js';
 import { ingestApp } from './workers/ingest.js';
+import { handlePublishBatch } from './workers/publisher.js';
 import { readApp } from './workers/read.js';
 
 export { Shard } from './durable/shard.js';
@@ -26,4 +27,11 @@ app.doc31('/openapi.json', {
 app.get('/docs', swaggerUI({ url: '/openapi.json' }));
 app.get('/', (c) => c.redirect('/docs'));
 
-export default app;
+export default {
+  fetch: app.fetch,
+  async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+    if (batch.queue === 'event-store-publish') return handlePublishBatch(batch, env);
+    console.error(JSON.stringify({ msg: 'batch from an unknown queue retried', queue: batch.queue }));
+    batch.retryAll();
+  },
+} satisfies ExportedHandler<Env>;

@@ -31,4 +31,19 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
        ) WITHOUT ROWID`,
     ],
   },
+  {
+    version: 2,
+    name: 'master row segments written by publish',
+    statements: [
+      // One row per row segment in R2, in seq order: what turned blue, where, with its checksum.
+      `CREATE TABLE segments (
+         first_seq INTEGER PRIMARY KEY,
+         last_seq INTEGER NOT NULL,
+         key TEXT NOT NULL,
+         checksum TEXT NOT NULL,
+         bytes INTEGER NOT NULL,
+         published_at INTEGER NOT NULL
+       )`,
+    ],
+  },
 ];

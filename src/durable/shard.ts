@@ -5,6 +5,8 @@ import { planAppend, type HeadUpdate, type NewRow, type StoredPosition, type Str
 import { Coalescer } from '../engine/coalesce.js';
 import { colourCounts, colourOf, type Colour, type ColourMarks } from '../engine/colour.js';
 import type { PreparedEvent } from '../engine/envelope.js';
+import type { MasterRow } from '../engine/segment.js';
+import { config } from '../workers/env.js';
 import type { ExpectedVersion } from '../engine/version.js';
 import { migrate } from './migrations.js';
 import { SHARD_MIGRATIONS } from './shard-schema.js';
@@ -16,6 +18,12 @@ export interface AppendRequest {
 }
 
 /** One RPC: the requests that concurrent writers sent this shard, committed together. */
+/** The publish queue's message: this shard has grey events. */
+export interface PublishMessage {
+  tenant: string;
+  shard: number;
+}
+
 export interface AppendCall {
   tenant: string;
   shard: number;
@@ -32,6 +40,24 @@ export interface ShardPosition {
 }
 
 export type AppendResult = { ok: true; positions: ShardPosition[] } | { ok: false; stream: string; expected: string; actual: number };
+
+/** The next range a publisher is to write as a row segment, with its events. */
+export interface PublishClaim {
+  tenant: string;
+  shard: number;
+  firstSeq: number;
+  lastSeq: number;
+  rows: MasterRow[];
+}
+
+/** What a publisher reports once its row segment is in R2. */
+export interface Published {
+  firstSeq: number;
+  lastSeq: number;
+  key: string;
+  checksum: string;
+  bytes: number;
+}
 
 export interface ShardStatus {
   tenant: string | null;
@@ -88,6 +114,8 @@ export class Shard extends DurableObject<Env> {
    * head is always current; it saves a lookup per event on the write path. Bounded: cleared when full.
    */
   private readonly headCache = new Map<string, StreamHead>();
+  /** When the alarm is set for, as far as this instance knows (null: not set, or unknown). */
+  private alarmAt: number | null = null;
   private readonly writer = new Coalescer<AppendCall, AppendResult[]>((calls) => this.commitGroup(calls), {
     maxInFlight: 1,
     maxWeight: MAX_EVENTS_PER_COMMIT,
@@ -213,7 +241,10 @@ export class Shard extends DurableObject<Env> {
       return plan;
     });
 
-    if (rows.length > 0) this.write(call, rows, [...changedHeads.values()], nextSeq - 1, nextStreamNo);
+    if (rows.length > 0) {
+      this.write(call, rows, [...changedHeads.values()], nextSeq - 1, nextStreamNo);
+      this.schedulePublish();
+    }
     // Only once the transaction went through: the cache never runs ahead of storage.
     if (this.headCache.size + changedHeads.size > HEAD_CACHE_SIZE) this.headCache.clear();
     for (const h of changedHeads.values()) this.headCache.set(h.stream, { streamNo: h.streamNo, version: h.version });
@@ -263,6 +294,120 @@ export class Shard extends DurableObject<Env> {
     });
     this.marks = { ...this.marks, headSeq };
     this.nextStreamNo = nextStreamNo;
+  }
+
+  /**
+   * Arranges for a publish request: at once when enough events are grey, else after the delay.
+   * The alarm (not the write path) sends the queue message, so a failed send is retried by the
+   * alarm's own retries and never fails a write.
+   */
+  private schedulePublish(): void {
+    const grey = this.marks.headSeq - this.marks.blueThrough;
+    if (grey <= 0) return;
+    const { minEvents, delayMs } = config(this.env).publish;
+    const at = Date.now() + (grey >= minEvents ? 0 : delayMs);
+    if (this.alarmAt === null || at < this.alarmAt) {
+      this.alarmAt = at;
+      void this.ctx.storage.setAlarm(at);
+    }
+  }
+
+  /** Asks the publish queue to write this shard's grey events; asks again later while any stay grey. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    if (!this.identity || this.marks.headSeq === this.marks.blueThrough) return;
+    await this.env.PUBLISH_QUEUE.send({ tenant: this.identity.tenant, shard: this.identity.shard } satisfies PublishMessage);
+    // Re-driven if the message is lost or dead-lettered; markPublished brings it forward.
+    this.alarmAt = Date.now() + config(this.env).publish.redriveMs;
+    await this.ctx.storage.setAlarm(this.alarmAt);
+  }
+
+  /**
+   * The next range to publish: from the first grey event, at most `maxEvents`. Until it is marked
+   * published, every caller gets the same range (kept in meta, so across restarts too): a retried
+   * or duplicated publish writes the same segment under the same key, never an overlapping one.
+   */
+  claimPublish(maxEvents: number): PublishClaim | null {
+    if (!this.identity || this.marks.headSeq === this.marks.blueThrough) return null;
+    const firstSeq = this.marks.blueThrough + 1;
+    const held = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'claim_last'`).toArray()[0];
+    let lastSeq: number;
+    if (held && held.value >= firstSeq) {
+      lastSeq = held.value;
+    } else {
+      lastSeq = Math.min(this.marks.headSeq, firstSeq + maxEvents - 1);
+      this.sql.exec(
+        `INSERT INTO meta (key, value) VALUES ('claim_last', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        lastSeq,
+      );
+    }
+    const rows = this.sql
+      .exec<{ seq: number; stream: string; version: number; received_at: number; body: string }>(
+        `SELECT e.seq, s.stream, e.version, e.received_at, e.body FROM events e JOIN streams s USING (stream_no)
+          WHERE e.seq BETWEEN ? AND ? ORDER BY e.seq`,
+        firstSeq,
+        lastSeq,
+      )
+      .toArray()
+      .map((r): MasterRow => {
+        const [id, type, source, subject, time, data] = JSON.parse(r.body) as [
+          string,
+          string,
+          string | null,
+          string | null,
+          number,
+          unknown,
+        ];
+        return {
+          seq: r.seq,
+          id,
+          stream: r.stream,
+          version: r.version,
+          type,
+          source,
+          subject,
+          time,
+          receivedAt: r.received_at,
+          data: JSON.stringify(data),
+        };
+      });
+    if (rows.length !== lastSeq - firstSeq + 1) {
+      throw new Error(`shard ${this.identity.tenant}/${this.identity.shard} holds ${rows.length} of seqs ${firstSeq}..${lastSeq}`);
+    }
+    return { ...this.identity, firstSeq, lastSeq, rows };
+  }
+
+  /**
+   * Records a row segment as written and turns its events blue. Idempotent: a range already blue
+   * is acknowledged again; a range that does not start at the first grey event is refused.
+   */
+  markPublished(segment: Published): { blueThrough: number; duplicate: boolean } {
+    if (segment.lastSeq <= this.marks.blueThrough) return { blueThrough: this.marks.blueThrough, duplicate: true };
+    if (segment.firstSeq !== this.marks.blueThrough + 1 || segment.lastSeq > this.marks.headSeq) {
+      throw new Error(
+        `segment ${segment.firstSeq}..${segment.lastSeq} does not continue the master store, which ends at ${this.marks.blueThrough} (head ${this.marks.headSeq})`,
+      );
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        'INSERT INTO segments (first_seq, last_seq, key, checksum, bytes, published_at) VALUES (?, ?, ?, ?, ?, ?)',
+        segment.firstSeq,
+        segment.lastSeq,
+        segment.key,
+        segment.checksum,
+        segment.bytes,
+        Date.now(),
+      );
+      this.sql.exec(
+        `INSERT INTO meta (key, value) VALUES ('blue_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        segment.lastSeq,
+      );
+      this.sql.exec(`DELETE FROM meta WHERE key = 'claim_last'`);
+    });
+    this.marks = { ...this.marks, blueThrough: segment.lastSeq };
+    this.alarmAt = null; // what remains grey is asked for afresh
+    this.schedulePublish();
+    return { blueThrough: segment.lastSeq, duplicate: false };
   }
 
   /** Counts per colour and the age of the lag, for GET /v1/status. */

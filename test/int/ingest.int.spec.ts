@@ -1,8 +1,12 @@
 import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { SHARD_MIGRATIONS } from '../../src/durable/shard-schema.js';
 import { shardOf } from '../../src/engine/routing.js';
 import { shardStub } from '../../src/workers/shards.js';
 import { appended, call, freshStream, post, problem, totalAccepted } from './helpers.js';
+
+/** A duplicate answers its original position with the colour the original has now (it may have been published). */
+const asDuplicate = { duplicate: true, status: expect.stringMatching(/^(grey|blue)$/) as unknown as string };
 
 const SHARDS = 8; // the default tenant's pinned count (wrangler.toml DEFAULT_SHARD_COUNT)
 
@@ -48,8 +52,8 @@ describe('POST /v1/streams/{stream}/events', () => {
       ]),
     );
     expect(again).toEqual([
-      { ...first, duplicate: true },
-      { ...first, duplicate: true },
+      { ...first, ...asDuplicate },
+      { ...first, ...asDuplicate },
     ]);
     expect(await totalAccepted()).toBe(before);
   });
@@ -86,7 +90,7 @@ describe('POST /v1/streams/{stream}/events', () => {
     ];
     const first = await appended(await post(`/v1/streams/${stream}/events?expectedVersion=0`, body));
     const retry = await appended(await post(`/v1/streams/${stream}/events?expectedVersion=0`, body));
-    expect(retry).toEqual(first.map((e) => ({ ...e, duplicate: true })));
+    expect(retry).toEqual(first.map((e) => ({ ...e, ...asDuplicate })));
   });
 
   it('mints the same ids for a retry that carries the same Idempotency-Key', async () => {
@@ -183,7 +187,7 @@ describe('coalesced shard calls', () => {
     expect(await totalAccepted()).toBe(before + 1000);
     // Sent again, all at once: every event is a duplicate with its original position.
     const again = (await Promise.all(batches.map((body) => post('/v1/events', body).then(appended)))).flat();
-    expect(again).toEqual(all.map((e) => ({ ...e, duplicate: true })));
+    expect(again).toEqual(all.map((e) => ({ ...e, ...asDuplicate })));
     expect(await totalAccepted()).toBe(before + 1000);
   });
 });
@@ -222,7 +226,7 @@ describe('the shard object', () => {
     const stub = shardStub(env, 'default', shard);
     await evictDurableObject(stub);
     const [again] = await appended(await post(`/v1/streams/${stream}/events`, [{ id: `${stream}-once`, type: 'a' }]));
-    expect(again).toEqual({ ...first, duplicate: true });
+    expect(again).toEqual({ ...first, ...asDuplicate });
     const [next] = await appended(await post(`/v1/streams/${stream}/events`, { type: 'b' }));
     expect([next!.version, next!.seq]).toEqual([2, first!.seq + 1]);
   });
@@ -253,7 +257,7 @@ describe('the shard object', () => {
           .map((r) => [r.key, r.value]),
       ),
     }));
-    expect(rows.schema).toBe(1);
+    expect(rows.schema).toBe(Math.max(...SHARD_MIGRATIONS.map((m) => m.version)));
     expect(rows.events).toEqual([
       { seq: events[0]!.seq, version: 1, body: [events[0]!.id, 'a', null, null, expect.any(Number), { n: 1 }] },
       { seq: events[1]!.seq, version: 2, body: [events[1]!.id, 'b', 'src', 'sub', expect.any(Number), null] },
@@ -279,11 +283,13 @@ describe('GET /v1/status', () => {
     expect(status.tenant).toBe('default');
     expect(status.shards.map((s) => s.shard)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const mine = status.shards[shardOf(stream, SHARDS)]!;
-    expect(mine.counts.grey).toBe(mine.headSeq);
-    expect(mine.counts).toMatchObject({ blue: 0, green: 0, red: 0 });
-    expect(mine.oldestGreyAgeMs).toBeGreaterThanOrEqual(0);
+    // The publish step runs on its own (queue), so some may already be blue.
+    expect(mine.counts.grey! + mine.counts.blue!).toBe(mine.headSeq);
+    expect(mine.counts).toMatchObject({ green: 0, red: 0 });
+    if (mine.counts.grey! > 0) expect(mine.oldestGreyAgeMs).toBeGreaterThanOrEqual(0);
+    else expect(mine.oldestGreyAgeMs).toBeNull();
     expect(status.totals.grey).toBe(status.shards.reduce((n, s) => n + s.counts.grey!, 0));
-    expect(status.oldestGreyAgeMs).toBeGreaterThanOrEqual(mine.oldestGreyAgeMs!);
+    expect(status.oldestGreyAgeMs ?? 0).toBeGreaterThanOrEqual(mine.oldestGreyAgeMs ?? 0);
   });
 });
 
