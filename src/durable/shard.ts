@@ -312,13 +312,23 @@ export class Shard extends DurableObject<Env> {
     }
   }
 
-  /** Asks the publish queue to write this shard's grey events; asks again later while any stay grey. */
+  /**
+   * Asks the publish queue to write this shard's grey events, and always re-arms while any stay
+   * grey: REDRIVE_MS later after a send (a lost or dead-lettered message is re-driven), sooner
+   * after a failed send. It never throws, so it never depends on the runtime's limited retries.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     if (!this.identity || this.marks.headSeq === this.marks.blueThrough) return;
-    await this.env.PUBLISH_QUEUE.send({ tenant: this.identity.tenant, shard: this.identity.shard } satisfies PublishMessage);
-    // Re-driven if the message is lost or dead-lettered; markPublished brings it forward.
-    this.alarmAt = Date.now() + config(this.env).publish.redriveMs;
+    const { redriveMs } = config(this.env).publish;
+    let next = redriveMs;
+    try {
+      await this.env.PUBLISH_QUEUE.send({ tenant: this.identity.tenant, shard: this.identity.shard } satisfies PublishMessage);
+    } catch (error) {
+      console.error(JSON.stringify({ msg: 'publish request not sent, will retry', ...this.identity, error: String(error) }));
+      next = Math.min(redriveMs, 5_000);
+    }
+    this.alarmAt = Date.now() + next;
     await this.ctx.storage.setAlarm(this.alarmAt);
   }
 

@@ -155,6 +155,22 @@ describe('publish', () => {
     expect((await status(tenant)).counts).toMatchObject({ grey: 0, blue: 3 });
   });
 
+  it('re-arms its alarm soon when the publish request cannot be sent', async () => {
+    const tenant = freshTenant();
+    await accept(tenant, events(tenant, 2));
+    const stub = shardStub(env, tenant, 0);
+    await runInDurableObject(stub, (instance) => {
+      const failing = { send: () => Promise.reject(new Error('injected: queue unavailable')) };
+      Object.defineProperty(instance, 'env', { value: { ...env, PUBLISH_QUEUE: failing } });
+    });
+    const before = Date.now();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThanOrEqual(before);
+    expect(alarm).toBeLessThanOrEqual(Date.now() + 5_000);
+    expect((await status(tenant)).counts.grey).toBe(2);
+  });
+
   it('refuses to mark a range that does not continue the master store', async () => {
     const tenant = freshTenant();
     await accept(tenant, events(tenant, 10));
