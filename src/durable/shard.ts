@@ -6,7 +6,7 @@ import { Coalescer } from '../engine/coalesce.js';
 import { colourCounts, colourOf, type Colour, type ColourMarks } from '../engine/colour.js';
 import type { PreparedEvent } from '../engine/envelope.js';
 import type { MasterRow } from '../engine/segment.js';
-import { config } from '../workers/env.js';
+import { config } from '../config.js';
 import type { ExpectedVersion } from '../engine/version.js';
 import { migrate } from './migrations.js';
 import { SHARD_MIGRATIONS } from './shard-schema.js';
@@ -58,6 +58,9 @@ export interface Published {
   checksum: string;
   bytes: number;
 }
+
+/** A refusal is an answer, not an exception: exceptions across RPC surface as unhandled errors. */
+export type MarkResult = { ok: true; blueThrough: number; duplicate: boolean } | { ok: false; reason: string };
 
 export interface ShardStatus {
   tenant: string | null;
@@ -391,12 +394,13 @@ export class Shard extends DurableObject<Env> {
    * Records a row segment as written and turns its events blue. Idempotent: a range already blue
    * is acknowledged again; a range that does not start at the first grey event is refused.
    */
-  markPublished(segment: Published): { blueThrough: number; duplicate: boolean } {
-    if (segment.lastSeq <= this.marks.blueThrough) return { blueThrough: this.marks.blueThrough, duplicate: true };
+  markPublished(segment: Published): MarkResult {
+    if (segment.lastSeq <= this.marks.blueThrough) return { ok: true, blueThrough: this.marks.blueThrough, duplicate: true };
     if (segment.firstSeq !== this.marks.blueThrough + 1 || segment.lastSeq > this.marks.headSeq) {
-      throw new Error(
-        `segment ${segment.firstSeq}..${segment.lastSeq} does not continue the master store, which ends at ${this.marks.blueThrough} (head ${this.marks.headSeq})`,
-      );
+      return {
+        ok: false,
+        reason: `segment ${segment.firstSeq}..${segment.lastSeq} does not continue the master store, which ends at ${this.marks.blueThrough} (head ${this.marks.headSeq})`,
+      };
     }
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
@@ -417,7 +421,7 @@ export class Shard extends DurableObject<Env> {
     this.marks = { ...this.marks, blueThrough: segment.lastSeq };
     this.alarmAt = null; // what remains grey is asked for afresh
     this.schedulePublish();
-    return { blueThrough: segment.lastSeq, duplicate: false };
+    return { ok: true, blueThrough: segment.lastSeq, duplicate: false };
   }
 
   /** Counts per colour and the age of the lag, for GET /v1/status. */

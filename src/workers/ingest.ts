@@ -7,7 +7,7 @@ import { assertStreamName, prepareEvents, STREAM_NAME_RULE, type PreparedEvent }
 import { idempotentIds, systemUuidv7 } from '../engine/ids.js';
 import { invalid } from '../engine/problem.js';
 import { ANY, parseExpectedVersion, type ExpectedVersion } from '../engine/version.js';
-import { config } from './env.js';
+import { config } from '../config.js';
 import { readJsonBody } from './http.js';
 import { appendResponseSchema, problemResponses, writeBodySchema } from './schemas.js';
 import { appendToShards } from './shards.js';

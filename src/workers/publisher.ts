@@ -2,7 +2,7 @@
 
 import type { PublishMessage } from '../durable/shard.js';
 import { encodeRowSegment, gzip, rowSegmentKey, segmentChecksum } from '../engine/segment.js';
-import { config } from './env.js';
+import { config } from '../config.js';
 import { shardStub } from './shards.js';
 
 /** Segments one message may write before it yields to the next (the shard asks again if more wait). */
@@ -29,7 +29,8 @@ export async function publishShard(env: Env, message: PublishMessage): Promise<n
       httpMetadata: { contentType: 'application/x-ndjson', contentEncoding: 'gzip' },
       customMetadata: { format: 'esr1', checksum, firstSeq: String(claim.firstSeq), lastSeq: String(claim.lastSeq) },
     });
-    await stub.markPublished({ firstSeq: claim.firstSeq, lastSeq: claim.lastSeq, key, checksum, bytes: body.byteLength });
+    const marked = await stub.markPublished({ firstSeq: claim.firstSeq, lastSeq: claim.lastSeq, key, checksum, bytes: body.byteLength });
+    if (!marked.ok) throw new Error(marked.reason);
     written++;
   }
   return written;

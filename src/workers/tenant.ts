@@ -1,7 +1,7 @@
 // Which tenant a request belongs to, and that tenant's pinned shard count.
 
 import type { Context } from 'hono';
-import { config } from './env.js';
+import { config } from '../config.js';
 
 export interface Tenant {
   id: string;

@@ -175,7 +175,10 @@ describe('publish', () => {
     const tenant = freshTenant();
     await accept(tenant, events(tenant, 10));
     const stub = shardStub(env, tenant, 0);
-    await expect(stub.markPublished({ firstSeq: 3, lastSeq: 5, key: 'k', checksum: 'c', bytes: 1 })).rejects.toThrow(/does not continue/);
+    expect(await stub.markPublished({ firstSeq: 3, lastSeq: 5, key: 'k', checksum: 'c', bytes: 1 })).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/does not continue the master store, which ends at 0 \(head 10\)/) as unknown as string,
+    });
     expect((await status(tenant)).counts.blue).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // Configuration read from the Worker's bindings once per isolate and validated when read.
 
-import { readWriteLimits, type WriteLimits } from '../engine/limits.js';
+import { readWriteLimits, type WriteLimits } from './engine/limits.js';
 
 export interface PublishConfig {
   /** Grey events that make a shard ask for publishing at once. */
