@@ -434,12 +434,11 @@ export class Shard extends DurableObject<Env> {
         .toArray()[0];
       oldestGreyAt = row?.received_at ?? null;
     }
-    const streams = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM streams').one().n;
     return {
       tenant: this.identity?.tenant ?? null,
       shard: this.identity?.shard ?? null,
       headSeq: this.marks.headSeq,
-      streams,
+      streams: this.nextStreamNo - 1, // stream numbers are handed out consecutively from 1
       counts,
       oldestGreyAt,
     };

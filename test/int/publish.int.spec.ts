@@ -79,7 +79,7 @@ describe('publish', () => {
     expect(rows[5]!.data).toBe('{"n":5}');
     const listed = await env.SEGMENTS.list({ prefix: `master/tenant=${tenant}/` });
     expect(listed.objects).toHaveLength(3); // PUBLISH_MAX_EVENTS = 5000
-    expect((await status(tenant)).counts).toMatchObject({ grey: 0, blue: 12_000 });
+    expect(await status(tenant)).toMatchObject({ headSeq: 12_000, streams: 7, counts: { grey: 0, blue: 12_000 } });
   });
 
   it('writes each range once when the same message is delivered twice, and again later', async () => {
