@@ -1,7 +1,7 @@
 // The Workers' side of the shard objects: routing a request's events to shards, in calls shared by concurrent requests.
 
 import type { AppendRequest, AppendResult, Shard, ShardPosition, ShardStatus } from '../durable/shard.js';
-import { Coalescer, settle, unwrap } from '../engine/coalesce.js';
+import { Coalescer, settle } from '../engine/coalesce.js';
 import type { PreparedEvent } from '../engine/envelope.js';
 import { ProblemError } from '../engine/problem.js';
 import { shardName, shardOf } from '../engine/routing.js';
@@ -105,22 +105,16 @@ export async function appendToShards(
       `the shards did not answer within ${SHARD_DEADLINE_MS / 1000} s; retry the request (events that carry an id are never stored twice)`,
     );
   }
-  const settled = waits.map(({ shard, group, ticket }) => {
-    try {
-      return { status: 'fulfilled' as const, value: { shard, group, result: unwrap(ticket) } };
-    } catch (reason) {
-      return { status: 'rejected' as const, reason };
-    }
-  });
   let conflict: ProblemError | undefined;
   let failed = 0;
-  for (const outcome of settled) {
-    if (outcome.status === 'rejected') {
-      console.error(JSON.stringify({ msg: 'shard append failed', tenant: tenant.id, error: String(outcome.reason) }));
+  for (const { shard, group, ticket } of waits) {
+    const outcome = ticket.outcome!; // settle() returned: every ticket has one
+    if (!outcome.ok) {
+      console.error(JSON.stringify({ msg: 'shard append failed', tenant: tenant.id, shard, error: String(outcome.error) }));
       failed++;
       continue;
     }
-    const { shard, group, result } = outcome.value;
+    const result = outcome.value;
     if (!result.ok) {
       conflict = new ProblemError(
         409,
