@@ -10,7 +10,15 @@ export default defineConfig(async () => {
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
           // Tests drive publishing themselves (alarms, queue batches); the shards' own trigger waits.
-          bindings: { TEST_MIGRATIONS: migrations, PUBLISH_DELAY_MS: '600000', PUBLISH_MIN_EVENTS: '100000', PUBLISH_MAX_EVENTS: '5000' },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            PIPELINE_TRIGGER: 'batch',
+            PUBLISH_DELAY_MS: '600000',
+            PUBLISH_MIN_EVENTS: '100000',
+            PUBLISH_MAX_EVENTS: '5000',
+            REPLICATE_DELAY_MS: '600000',
+            REPLICATE_MIN_EVENTS: '1000000',
+          },
         },
       }),
     ],

@@ -13,11 +13,39 @@ export interface PublishConfig {
   redriveMs: number;
 }
 
+/** How the pipeline's steps are started (docs/decisions/0008-pipeline-trigger.md). */
+export type PipelineTrigger = 'batch' | 'notify';
+
+export interface ReplicateConfig {
+  /** Blue events that make a shard ask for replication at once (batch trigger). */
+  minEvents: number;
+  /** Otherwise, how long after the first blue event it asks (batch trigger). */
+  delayMs: number;
+  /** Most events one replicate step turns green (whole row segments, at least one). */
+  maxEvents: number;
+}
+
+export interface CompactConfig {
+  /** Live small segments of one partition that start a compaction. */
+  minSegments: number;
+  /** Most rows of one compacted segment (bounds the compactor's memory). */
+  maxRows: number;
+  /** How long a retired segment stays readable in R2 for readers that planned before the swap. */
+  graceMs: number;
+}
+
 export interface Config {
   limits: WriteLimits;
   defaultTenant: string;
   defaultShardCount: number;
+  trigger: PipelineTrigger;
   publish: PublishConfig;
+  replicate: ReplicateConfig;
+  compact: CompactConfig;
+  /** How long green events stay in the shard object before they are evicted (red). */
+  hotWindowMs: number;
+  /** How long a write with ?wait= waits for its colour before answering with what it reached. */
+  waitTimeoutMs: number;
 }
 
 function int(vars: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -27,6 +55,12 @@ function int(vars: Record<string, string | undefined>, name: string, fallback: n
   if (!Number.isInteger(n) || n < min || n > max)
     throw new RangeError(`configuration ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+function trigger(raw: string | undefined): PipelineTrigger {
+  if (raw === undefined || raw === '') return 'notify';
+  if (raw === 'batch' || raw === 'notify') return raw;
+  throw new RangeError(`configuration PIPELINE_TRIGGER must be "batch" or "notify", got "${raw}"`);
 }
 
 const cache = new WeakMap<object, Config>();
@@ -45,6 +79,19 @@ export function config(env: Env): Config {
         maxEvents: int(vars, 'PUBLISH_MAX_EVENTS', 5000, 1, 20_000),
         redriveMs: int(vars, 'REDRIVE_MS', 30_000, 1000, 3_600_000),
       },
+      trigger: trigger(vars.PIPELINE_TRIGGER),
+      replicate: {
+        minEvents: int(vars, 'REPLICATE_MIN_EVENTS', 5000, 1, 1_000_000),
+        delayMs: int(vars, 'REPLICATE_DELAY_MS', 1000, 0, 600_000),
+        maxEvents: int(vars, 'REPLICATE_MAX_EVENTS', 20_000, 1, 100_000),
+      },
+      compact: {
+        minSegments: int(vars, 'COMPACT_MIN_SEGMENTS', 8, 2, 1000),
+        maxRows: int(vars, 'COMPACT_MAX_ROWS', 20_000, 2, 200_000),
+        graceMs: int(vars, 'COMPACT_GRACE_MS', 600_000, 0, 86_400_000),
+      },
+      hotWindowMs: int(vars, 'HOT_WINDOW_MS', 3_600_000, 0, 30 * 86_400_000),
+      waitTimeoutMs: int(vars, 'WAIT_TIMEOUT_MS', 10_000, 100, 60_000),
     };
     cache.set(env, found);
   }

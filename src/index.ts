@@ -2,9 +2,10 @@
 
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
+import { adminApp } from './workers/admin.js';
 import { notFound, onError } from './workers/http.js';
 import { ingestApp } from './workers/ingest.js';
-import { handlePublishBatch } from './workers/publisher.js';
+import { handleQueue } from './workers/queues.js';
 import { readApp } from './workers/read.js';
 
 export { Shard } from './durable/shard.js';
@@ -15,6 +16,7 @@ app.notFound(notFound);
 
 app.route('/', ingestApp);
 app.route('/', readApp);
+app.route('/', adminApp);
 
 app.doc31('/openapi.json', {
   openapi: '3.1.0',
@@ -29,9 +31,5 @@ app.get('/', (c) => c.redirect('/docs'));
 
 export default {
   fetch: app.fetch,
-  async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
-    if (batch.queue === 'event-store-publish') return handlePublishBatch(batch, env);
-    console.error(JSON.stringify({ msg: 'batch from an unknown queue retried', queue: batch.queue }));
-    batch.retryAll();
-  },
+  queue: (batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> => handleQueue(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -17,17 +17,28 @@ export interface AppendRequest {
   expected: ExpectedVersion;
 }
 
-/** One RPC: the requests that concurrent writers sent this shard, committed together. */
-/** The publish queue's message: this shard has grey events. */
-export interface PublishMessage {
+/**
+ * A pipeline queue's message: this shard has work for the step (grey events for publish, blue for
+ * replicate). With the notify trigger it also names the seq range that prompted it; the step
+ * still takes whatever waits from the first event of the colour on, so messages may be lost,
+ * repeated or reordered without a gap or a double.
+ */
+export interface StepMessage {
+  /** Which step the message asks for (so that a dead letter says what failed). */
+  step?: 'publish' | 'replicate';
   tenant: string;
   shard: number;
+  firstSeq?: number;
+  lastSeq?: number;
 }
 
+/** One RPC: the requests that concurrent writers sent this shard, committed together. */
 export interface AppendCall {
   tenant: string;
   shard: number;
   requests: AppendRequest[];
+  /** A writer waits for blue or green: ask for publishing now, whatever the trigger's thresholds. */
+  urgent?: boolean;
 }
 
 export interface ShardPosition {
@@ -59,8 +70,25 @@ export interface Published {
   bytes: number;
 }
 
+/** A master row segment, as the shard records it once written. */
+export interface MasterSegment {
+  firstSeq: number;
+  lastSeq: number;
+  key: string;
+  checksum: string;
+}
+
+/** The next range a replicator is to turn green: whole master segments, in seq order. */
+export interface ReplicateClaim {
+  tenant: string;
+  shard: number;
+  firstSeq: number;
+  lastSeq: number;
+  segments: MasterSegment[];
+}
+
 /** A refusal is an answer, not an exception: exceptions across RPC surface as unhandled errors. */
-export type MarkResult = { ok: true; blueThrough: number; duplicate: boolean } | { ok: false; reason: string };
+export type MarkResult = { ok: true; through: number; duplicate: boolean } | { ok: false; reason: string };
 
 export interface ShardStatus {
   tenant: string | null;
@@ -68,8 +96,13 @@ export interface ShardStatus {
   headSeq: number;
   streams: number;
   counts: Record<Colour, number>;
-  /** Receipt time of the oldest event not yet in the master store, epoch ms. */
+  marks: ColourMarks;
+  /** Receipt time of the oldest event not yet in the master store (grey), epoch ms. */
   oldestGreyAt: number | null;
+  /** Receipt time of the oldest event in the master store but not in the replica (blue), epoch ms. */
+  oldestBlueAt: number | null;
+  /** Events held in the object's storage (the hot window: not yet evicted). */
+  hotEvents: number;
 }
 
 /**
@@ -85,6 +118,12 @@ const HEAD_CACHE_SIZE = 50_000;
 
 /** Events written in one group commit at most; a larger single call is still written whole. */
 const MAX_EVENTS_PER_COMMIT = 10_000;
+
+/** Events evicted by one alarm at most; the alarm comes back for the rest. */
+const MAX_EVICT_PER_CALL = 50_000;
+
+/** How often a writer waiting for a colour looks at the marks. */
+const WAIT_POLL_MS = 5;
 
 /** Bound parameters of one statement are capped at 2 MB each; stay well inside. */
 const CHUNK_CHARS = 1_000_000;
@@ -119,6 +158,12 @@ export class Shard extends DurableObject<Env> {
   private readonly headCache = new Map<string, StreamHead>();
   /** When the alarm is set for, as far as this instance knows (null: not set, or unknown). */
   private alarmAt: number | null = null;
+  /** When each step was last asked for (null: not since its colour last advanced, or since a restart). */
+  private readonly asked: { publish: number | null; replicate: number | null } = { publish: null, replicate: null };
+  /** Since when events have been blue without a pause (the batch trigger's replicate delay). */
+  private blueAt: number | null = null;
+  /** Events up to this seq have a writer waiting for their colour: their steps start at once, whatever the trigger. */
+  private urgentThrough = 0;
   private readonly writer = new Coalescer<AppendCall, AppendResult[]>((calls) => this.commitGroup(calls), {
     maxInFlight: 1,
     maxWeight: MAX_EVENTS_PER_COMMIT,
@@ -148,6 +193,7 @@ export class Shard extends DurableObject<Env> {
       evictedThrough: num('evicted_through'),
     };
     this.nextStreamNo = num('next_stream_no') || 1;
+    if (this.marks.blueThrough > this.marks.greenThrough) this.blueAt = Date.now();
     if (meta.has('tenant')) this.identity = { tenant: String(meta.get('tenant')), shard: num('shard') };
   }
 
@@ -174,8 +220,17 @@ export class Shard extends DurableObject<Env> {
   /** Writes a group of calls and waits for the commit; see append(). */
   private async commitGroup(calls: AppendCall[]): Promise<AppendResult[][]> {
     const requests = calls.flatMap((c) => c.requests);
+    const before = this.marks.headSeq;
     const results = this.appendNow(calls[0]!, requests);
     await this.ctx.storage.sync();
+    const after = this.marks.headSeq;
+    if (after > before) {
+      // Durable now: tell the publisher (notify trigger, or a writer waits), else leave it to the alarm.
+      const grey = { firstSeq: this.marks.blueThrough + 1, lastSeq: after };
+      if (calls.some((c) => c.urgent)) this.urgentThrough = after;
+      if (this.eager('publish') && this.asked.publish === null) this.notify('publish', grey);
+      this.arm();
+    }
     const out: AppendResult[][] = [];
     let i = 0;
     for (const c of calls) out.push(results.slice(i, (i += c.requests.length)));
@@ -244,10 +299,7 @@ export class Shard extends DurableObject<Env> {
       return plan;
     });
 
-    if (rows.length > 0) {
-      this.write(call, rows, [...changedHeads.values()], nextSeq - 1, nextStreamNo);
-      this.schedulePublish();
-    }
+    if (rows.length > 0) this.write(call, rows, [...changedHeads.values()], nextSeq - 1, nextStreamNo);
     // Only once the transaction went through: the cache never runs ahead of storage.
     if (this.headCache.size + changedHeads.size > HEAD_CACHE_SIZE) this.headCache.clear();
     for (const h of changedHeads.values()) this.headCache.set(h.stream, { streamNo: h.streamNo, version: h.version });
@@ -299,16 +351,59 @@ export class Shard extends DurableObject<Env> {
     this.nextStreamNo = nextStreamNo;
   }
 
-  /**
-   * Arranges for a publish request: at once when enough events are grey, else after the delay.
-   * The alarm (not the write path) sends the queue message, so a failed send is retried by the
-   * alarm's own retries and never fails a write.
-   */
-  private schedulePublish(): void {
+  /** Receipt time of the event at `seq` while it is hot (not evicted), epoch ms. */
+  private receivedAt(seq: number): number | null {
+    return this.sql.exec<{ received_at: number }>('SELECT received_at FROM events WHERE seq = ?', seq).toArray()[0]?.received_at ?? null;
+  }
+
+  /** When the publish step is next due, or null when nothing is grey. */
+  private publishDue(now: number): number | null {
+    const cfg = config(this.env);
     const grey = this.marks.headSeq - this.marks.blueThrough;
-    if (grey <= 0) return;
-    const { minEvents, delayMs } = config(this.env).publish;
-    const at = Date.now() + (grey >= minEvents ? 0 : delayMs);
+    if (grey <= 0) return null;
+    if (this.asked.publish !== null) return this.asked.publish + cfg.publish.redriveMs;
+    if (cfg.trigger === 'batch' && grey < cfg.publish.minEvents)
+      return (this.receivedAt(this.marks.blueThrough + 1) ?? now) + cfg.publish.delayMs;
+    return now;
+  }
+
+  /** When the replicate step is next due, or null when nothing is blue. */
+  private replicateDue(now: number): number | null {
+    const cfg = config(this.env);
+    const blue = this.marks.blueThrough - this.marks.greenThrough;
+    if (blue <= 0) return null;
+    if (this.asked.replicate !== null) return this.asked.replicate + cfg.publish.redriveMs;
+    if (cfg.trigger === 'batch' && blue < cfg.replicate.minEvents) return (this.blueAt ?? now) + cfg.replicate.delayMs;
+    return now;
+  }
+
+  /** When the oldest green event leaves the hot window, or null when none is green. */
+  private evictDue(now: number): number | null {
+    if (this.marks.greenThrough <= this.marks.evictedThrough) return null;
+    return (this.receivedAt(this.marks.evictedThrough + 1) ?? now) + config(this.env).hotWindowMs;
+  }
+
+  /**
+   * When the alarm must next run: the publish and replicate steps are asked for when their trigger
+   * says (docs/decisions/0008-pipeline-trigger.md) and asked again every REDRIVE_MS while their
+   * colour waits (lost, failed or dead-lettered messages); green events are evicted once past the
+   * hot window.
+   */
+  private nextWake(now: number): number | null {
+    const wakes = [this.publishDue(now), this.replicateDue(now), this.evictDue(now)].filter((t): t is number => t !== null);
+    return wakes.length === 0 ? null : Math.min(...wakes);
+  }
+
+  /** Whether a step is asked for as soon as there is work: the notify trigger, or a writer waits for it. */
+  private eager(step: 'publish' | 'replicate'): boolean {
+    if (config(this.env).trigger === 'notify') return true;
+    return (step === 'publish' ? this.marks.blueThrough : this.marks.greenThrough) < this.urgentThrough;
+  }
+
+  /** Sets the alarm for nextWake() unless it is already set for that time or sooner. */
+  private arm(): void {
+    const at = this.nextWake(Date.now());
+    if (at === null) return;
     if (this.alarmAt === null || at < this.alarmAt) {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
@@ -316,23 +411,87 @@ export class Shard extends DurableObject<Env> {
   }
 
   /**
-   * Asks the publish queue to write this shard's grey events, and always re-arms while any stay
-   * grey: REDRIVE_MS later after a send (a lost or dead-lettered message is re-driven), sooner
-   * after a failed send. It never throws, so it never depends on the runtime's limited retries.
+   * Sends a step's message without holding up the caller; a failed send is logged and left to the
+   * alarm's re-drive, so it never fails a write or loses work.
+   */
+  private notify(step: 'publish' | 'replicate', range?: { firstSeq: number; lastSeq: number }): void {
+    if (!this.identity) return;
+    const message: StepMessage = { step, ...this.identity, ...range };
+    this.asked[step] = Date.now();
+    const queue = step === 'publish' ? this.env.PUBLISH_QUEUE : this.env.REPLICATE_QUEUE;
+    this.ctx.waitUntil(
+      queue.send(message).catch((error: unknown) => {
+        this.asked[step] = null;
+        console.error(JSON.stringify({ msg: `${step} request not sent; the alarm will ask again`, ...message, error: String(error) }));
+      }),
+    );
+  }
+
+  /**
+   * Housekeeping: asks for the steps that are due, evicts what left the hot window, and re-arms.
+   * It never throws, so it never depends on the runtime's limited alarm retries.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    if (!this.identity || this.marks.headSeq === this.marks.blueThrough) return;
-    const { redriveMs } = config(this.env).publish;
-    let next = redriveMs;
-    try {
-      await this.env.PUBLISH_QUEUE.send({ tenant: this.identity.tenant, shard: this.identity.shard } satisfies PublishMessage);
-    } catch (error) {
-      console.error(JSON.stringify({ msg: 'publish request not sent, will retry', ...this.identity, error: String(error) }));
-      next = Math.min(redriveMs, 5_000);
+    if (!this.identity) return;
+    const now = Date.now();
+    for (const step of ['publish', 'replicate'] as const) {
+      const due = step === 'publish' ? this.publishDue(now) : this.replicateDue(now);
+      if (due === null || due > now) continue;
+      try {
+        await (step === 'publish' ? this.env.PUBLISH_QUEUE : this.env.REPLICATE_QUEUE).send({
+          step,
+          ...this.identity,
+        } satisfies StepMessage);
+        this.asked[step] = now;
+      } catch (error) {
+        console.error(JSON.stringify({ msg: `${step} request not sent, will retry`, ...this.identity, error: String(error) }));
+        // Ask again within seconds, not after a whole re-drive period.
+        const { redriveMs } = config(this.env).publish;
+        this.asked[step] = now - redriveMs + Math.min(redriveMs, 5_000);
+      }
     }
-    this.alarmAt = Date.now() + next;
-    await this.ctx.storage.setAlarm(this.alarmAt);
+    this.evict(now);
+    this.arm();
+  }
+
+  /**
+   * Removes green events received before the hot window from the object's storage (they turn
+   * red); their rows stay in R2, and their dedupe keys stay here, so a repeated id is still
+   * recognised. Bounded work per call; the alarm comes back for the rest.
+   */
+  private evict(now: number): number {
+    const { greenThrough, evictedThrough } = this.marks;
+    if (greenThrough <= evictedThrough) return 0;
+    const cutoff = now - config(this.env).hotWindowMs;
+    const limit = Math.min(greenThrough, evictedThrough + MAX_EVICT_PER_CALL);
+    // Receipt times rise with seq: the first event still hot ends the run.
+    const hot = this.sql
+      .exec<{ seq: number }>(
+        'SELECT seq FROM events WHERE seq > ? AND seq <= ? AND received_at >= ? ORDER BY seq LIMIT 1',
+        evictedThrough,
+        limit,
+        cutoff,
+      )
+      .toArray()[0];
+    const through = hot ? hot.seq - 1 : limit;
+    if (through <= evictedThrough) return 0;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM events WHERE seq > ? AND seq <= ?', evictedThrough, through);
+      // The catalog describes segments now; the shard keeps only those it may still hand out.
+      this.sql.exec('DELETE FROM segments WHERE last_seq <= ?', through);
+      this.setMeta('evicted_through', through);
+    });
+    this.marks = { ...this.marks, evictedThrough: through };
+    return through - evictedThrough;
+  }
+
+  private setMeta(key: string, value: SqlStorageValue): void {
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+  }
+
+  private getMeta(key: string): SqlStorageValue | undefined {
+    return this.sql.exec<{ value: SqlStorageValue }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value;
   }
 
   /**
@@ -343,16 +502,13 @@ export class Shard extends DurableObject<Env> {
   claimPublish(maxEvents: number): PublishClaim | null {
     if (!this.identity || this.marks.headSeq === this.marks.blueThrough) return null;
     const firstSeq = this.marks.blueThrough + 1;
-    const held = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'claim_last'`).toArray()[0];
+    const held = Number(this.getMeta('claim_last') ?? 0);
     let lastSeq: number;
-    if (held && held.value >= firstSeq) {
-      lastSeq = held.value;
+    if (held >= firstSeq) {
+      lastSeq = held;
     } else {
       lastSeq = Math.min(this.marks.headSeq, firstSeq + maxEvents - 1);
-      this.sql.exec(
-        `INSERT INTO meta (key, value) VALUES ('claim_last', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        lastSeq,
-      );
+      this.setMeta('claim_last', lastSeq);
     }
     const rows = this.sql
       .exec<{ seq: number; stream: string; version: number; received_at: number; body: string }>(
@@ -395,11 +551,12 @@ export class Shard extends DurableObject<Env> {
    * is acknowledged again; a range that does not start at the first grey event is refused.
    */
   markPublished(segment: Published): MarkResult {
-    if (segment.lastSeq <= this.marks.blueThrough) return { ok: true, blueThrough: this.marks.blueThrough, duplicate: true };
-    if (segment.firstSeq !== this.marks.blueThrough + 1 || segment.lastSeq > this.marks.headSeq) {
+    const { headSeq, blueThrough } = this.marks;
+    if (segment.lastSeq <= blueThrough) return { ok: true, through: blueThrough, duplicate: true };
+    if (segment.firstSeq !== blueThrough + 1 || segment.lastSeq > headSeq) {
       return {
         ok: false,
-        reason: `segment ${segment.firstSeq}..${segment.lastSeq} does not continue the master store, which ends at ${this.marks.blueThrough} (head ${this.marks.headSeq})`,
+        reason: `segment ${segment.firstSeq}..${segment.lastSeq} does not continue the master store, which ends at ${blueThrough} (head ${headSeq})`,
       };
     }
     this.ctx.storage.transactionSync(() => {
@@ -412,35 +569,108 @@ export class Shard extends DurableObject<Env> {
         segment.bytes,
         Date.now(),
       );
-      this.sql.exec(
-        `INSERT INTO meta (key, value) VALUES ('blue_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        segment.lastSeq,
-      );
+      this.setMeta('blue_through', segment.lastSeq);
       this.sql.exec(`DELETE FROM meta WHERE key = 'claim_last'`);
     });
+    const wasBlue = this.marks.blueThrough > this.marks.greenThrough;
     this.marks = { ...this.marks, blueThrough: segment.lastSeq };
-    this.alarmAt = null; // what remains grey is asked for afresh
-    this.schedulePublish();
-    return { ok: true, blueThrough: segment.lastSeq, duplicate: false };
+    if (!wasBlue) this.blueAt = Date.now();
+    this.asked.publish = null; // what stays grey is asked for afresh
+    if (this.eager('replicate')) this.notify('replicate', { firstSeq: segment.firstSeq, lastSeq: segment.lastSeq });
+    if (this.marks.headSeq > this.marks.blueThrough && this.eager('publish')) this.notify('publish');
+    this.alarmAt = null;
+    this.arm();
+    return { ok: true, through: segment.lastSeq, duplicate: false };
+  }
+
+  /**
+   * The next range to replicate: whole master segments from the first blue event, about
+   * `maxEvents` events (at least one segment). Held like a publish claim, so every retry or
+   * duplicate of the step cuts the same range and writes the same keys.
+   */
+  claimReplicate(maxEvents: number): ReplicateClaim | null {
+    const { blueThrough, greenThrough } = this.marks;
+    if (!this.identity || blueThrough === greenThrough) return null;
+    const firstSeq = greenThrough + 1;
+    const held = Number(this.getMeta('replicate_claim_last') ?? 0);
+    const listed = this.sql
+      .exec<{ first_seq: number; last_seq: number; key: string; checksum: string }>(
+        'SELECT first_seq, last_seq, key, checksum FROM segments WHERE last_seq >= ? ORDER BY first_seq',
+        firstSeq,
+      )
+      .toArray();
+    const segments: MasterSegment[] = [];
+    for (const r of listed) {
+      const segment = { firstSeq: r.first_seq, lastSeq: r.last_seq, key: r.key, checksum: r.checksum };
+      if (held >= firstSeq) {
+        if (segment.firstSeq > held) break;
+      } else if (segments.length > 0 && segment.lastSeq - firstSeq + 1 > maxEvents) break;
+      segments.push(segment);
+    }
+    const first = segments[0];
+    const last = segments[segments.length - 1];
+    if (!first || !last || first.firstSeq !== firstSeq || (held >= firstSeq && last.lastSeq !== held)) {
+      throw new Error(
+        `shard ${this.identity.tenant}/${this.identity.shard} has no master segments for blue seqs from ${firstSeq} (claim ${held})`,
+      );
+    }
+    if (held < firstSeq) this.setMeta('replicate_claim_last', last.lastSeq);
+    return { ...this.identity, firstSeq, lastSeq: last.lastSeq, segments };
+  }
+
+  /** Turns a replicated range green. Idempotent like markPublished; refuses a range out of order. */
+  markReplicated(range: { firstSeq: number; lastSeq: number }): MarkResult {
+    const { blueThrough, greenThrough } = this.marks;
+    if (range.lastSeq <= greenThrough) return { ok: true, through: greenThrough, duplicate: true };
+    if (range.firstSeq !== greenThrough + 1 || range.lastSeq > blueThrough) {
+      return {
+        ok: false,
+        reason: `range ${range.firstSeq}..${range.lastSeq} does not continue the replica, which ends at ${greenThrough} (master ends at ${blueThrough})`,
+      };
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.setMeta('green_through', range.lastSeq);
+      this.sql.exec(`DELETE FROM meta WHERE key = 'replicate_claim_last'`);
+    });
+    this.marks = { ...this.marks, greenThrough: range.lastSeq };
+    this.blueAt = this.marks.blueThrough > this.marks.greenThrough ? Date.now() : null;
+    this.asked.replicate = null;
+    if (this.blueAt !== null && this.eager('replicate')) this.notify('replicate');
+    this.alarmAt = null;
+    this.arm();
+    return { ok: true, through: range.lastSeq, duplicate: false };
+  }
+
+  /** The colour marks, for a writer that waits for its events' colour. */
+  colourMarks(): ColourMarks {
+    return this.marks;
+  }
+
+  /**
+   * Waits until the event at `seq` is at least `colour` (blue or green), or `timeoutMs` passed;
+   * answers the marks it saw last. It polls its own marks, so it does no I/O and holds nothing.
+   */
+  async waitFor(colour: 'blue' | 'green', seq: number, timeoutMs: number): Promise<ColourMarks> {
+    const reached = () => (colour === 'blue' ? this.marks.blueThrough : this.marks.greenThrough) >= seq;
+    const deadline = Date.now() + timeoutMs;
+    while (!reached() && Date.now() < deadline) await scheduler.wait(WAIT_POLL_MS);
+    return this.marks;
   }
 
   /** Counts per colour and the age of the lag, for GET /v1/status. */
   status(): ShardStatus {
     const counts = colourCounts(this.marks);
-    let oldestGreyAt: number | null = null;
-    if (counts.grey > 0) {
-      const row = this.sql
-        .exec<{ received_at: number }>('SELECT received_at FROM events WHERE seq = ?', this.marks.blueThrough + 1)
-        .toArray()[0];
-      oldestGreyAt = row?.received_at ?? null;
-    }
+    const { blueThrough, greenThrough, headSeq, evictedThrough } = this.marks;
     return {
       tenant: this.identity?.tenant ?? null,
       shard: this.identity?.shard ?? null,
-      headSeq: this.marks.headSeq,
+      headSeq,
       streams: this.nextStreamNo - 1, // stream numbers are handed out consecutively from 1
       counts,
-      oldestGreyAt,
+      marks: this.marks,
+      oldestGreyAt: counts.grey > 0 ? this.receivedAt(blueThrough + 1) : null,
+      oldestBlueAt: counts.blue > 0 ? this.receivedAt(greenThrough + 1) : null,
+      hotEvents: headSeq - evictedThrough,
     };
   }
 }

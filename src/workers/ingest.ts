@@ -10,7 +10,7 @@ import { ANY, parseExpectedVersion, type ExpectedVersion } from '../engine/versi
 import { config } from '../config.js';
 import { readJsonBody } from './http.js';
 import { appendResponseSchema, problemResponses, writeBodySchema } from './schemas.js';
-import { appendToShards } from './shards.js';
+import { appendToShards, waitForColour } from './shards.js';
 import { tenantOf } from './tenant.js';
 
 type App = { Bindings: Env };
@@ -27,8 +27,19 @@ async function idMinter(header: string | undefined): Promise<(index: number) => 
   return idempotentIds(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(header))));
 }
 
+/** `?wait=blue|green`: answer once the events reached that colour (or the wait timed out). */
+function parseWait(raw: string | undefined): 'blue' | 'green' | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'blue' || raw === 'green') return raw;
+  throw invalid(
+    'invalid-request',
+    `wait must be "blue" (in the master store) or "green" (queryable in the replica), got "${raw.slice(0, 40)}"`,
+  );
+}
+
 async function ingest(c: Context<App>, stream: string | undefined, expected: ExpectedVersion) {
   const { limits } = config(c.env);
+  const wait = parseWait(c.req.query('wait'));
   const receivedAt = Date.now();
   const [body, tenant, newId] = await Promise.all([
     readJsonBody(c, limits.maxRequestBytes),
@@ -36,11 +47,20 @@ async function ingest(c: Context<App>, stream: string | undefined, expected: Exp
     idMinter(c.req.header('idempotency-key')),
   ]);
   const events: PreparedEvent[] = prepareEvents(body, { limits, receivedAt, newId, ...(stream === undefined ? {} : { stream }) });
-  const appended = await appendToShards(c.env, tenant, events, expected);
-  return c.json({ events: appended }, 202);
+  const appended = await appendToShards(c.env, tenant, events, expected, wait !== undefined);
+  if (wait === undefined) return c.json({ events: appended }, 202);
+  const started = Date.now();
+  const waited = await waitForColour(c.env, tenant, appended, wait, config(c.env).waitTimeoutMs);
+  return c.json({ events: waited.events, wait: { colour: wait, reached: waited.reached, ms: Date.now() - started } }, 202);
 }
 
 const streamParam = z.string().describe(STREAM_NAME_RULE);
+const waitParam = z
+  .enum(['blue', 'green'])
+  .optional()
+  .describe(
+    'Answer only once the events are in the master store (blue) or queryable in the replica (green), or WAIT_TIMEOUT_MS passed; `wait.reached` says which. The events are durable either way.',
+  );
 const writeBody = { content: { 'application/json': { schema: writeBodySchema } }, required: true };
 const accepted = {
   202: {
@@ -61,7 +81,7 @@ ingestApp.openAPIRegistry.registerPath(
       'All events are stored, or none. `expectedVersion` (query) or `If-Match` makes the append conditional: a version number (0 = the stream must not exist), `any`, `no_stream` or `exists` (`*` in If-Match). Repeated ids are not stored again and are answered with `duplicate: true` and their original position. Events without an id get a UUIDv7, or with an `Idempotency-Key` header ids derived from it, so a retried request is recognised.',
     request: {
       params: z.object({ stream: streamParam }),
-      query: z.object({ expectedVersion: z.string().optional() }),
+      query: z.object({ expectedVersion: z.string().optional(), wait: waitParam }),
       headers: z.object({ 'if-match': z.string().optional(), 'idempotency-key': z.string().optional() }),
       body: writeBody,
     },
@@ -83,7 +103,7 @@ ingestApp.openAPIRegistry.registerPath(
     summary: 'Append a batch of up to 1,000 events of many streams',
     description:
       'The high-throughput path: each event names its `stream`. Events are split by shard and each shard stores its part atomically; the answer comes once every part is durable.',
-    request: { headers: z.object({ 'idempotency-key': z.string().optional() }), body: writeBody },
+    request: { query: z.object({ wait: waitParam }), headers: z.object({ 'idempotency-key': z.string().optional() }), body: writeBody },
     responses: { ...accepted, ...problemResponses(400, 413, 415, 503) },
   }),
 );

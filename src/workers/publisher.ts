@@ -1,8 +1,9 @@
 // The publish step (Queue consumer): a shard's next grey range becomes a row segment in R2, then blue.
 
-import type { PublishMessage } from '../durable/shard.js';
+import type { StepMessage } from '../durable/shard.js';
 import { encodeRowSegment, gzip, rowSegmentKey, segmentChecksum } from '../engine/segment.js';
 import { config } from '../config.js';
+import { registerSegments } from './catalog.js';
 import { shardStub } from './shards.js';
 
 /** Segments one message may write before it yields to the next (the shard asks again if more wait). */
@@ -11,10 +12,11 @@ const SEGMENTS_PER_MESSAGE = 8;
 /**
  * Writes the shard's grey events as row segments, oldest first. Each step is idempotent: the
  * shard hands out the same range until it is marked, the key depends only on the range's first
- * seq and its content only on the range, and marking an already blue range is a no-op. So a
- * retried, duplicated or concurrent delivery rewrites the same object at worst, never a second one.
+ * seq and its content only on the range, the catalog keeps the first registration of a key, and
+ * marking an already blue range is a no-op. So a retried, duplicated or concurrent delivery
+ * rewrites the same object at worst, never a second one.
  */
-export async function publishShard(env: Env, message: PublishMessage): Promise<number> {
+export async function publishShard(env: Env, message: StepMessage): Promise<number> {
   const stub = shardStub(env, message.tenant, message.shard);
   const { maxEvents } = config(env).publish;
   let written = 0;
@@ -29,34 +31,33 @@ export async function publishShard(env: Env, message: PublishMessage): Promise<n
       httpMetadata: { contentType: 'application/x-ndjson', contentEncoding: 'gzip' },
       customMetadata: { format: 'esr1', checksum, firstSeq: String(claim.firstSeq), lastSeq: String(claim.lastSeq) },
     });
+    let minTime = Infinity;
+    let maxTime = -Infinity;
+    for (const r of claim.rows) {
+      if (r.time < minTime) minTime = r.time;
+      if (r.time > maxTime) maxTime = r.time;
+    }
+    await registerSegments(env, [
+      {
+        key,
+        kind: 'master',
+        tenant: claim.tenant,
+        shard: claim.shard,
+        date: null,
+        level: 0,
+        firstSeq: claim.firstSeq,
+        lastSeq: claim.lastSeq,
+        minTime,
+        maxTime,
+        rows: claim.rows.length,
+        bytes: body.byteLength,
+        checksum,
+        stats: {},
+      },
+    ]);
     const marked = await stub.markPublished({ firstSeq: claim.firstSeq, lastSeq: claim.lastSeq, key, checksum, bytes: body.byteLength });
     if (!marked.ok) throw new Error(marked.reason);
     written++;
   }
   return written;
-}
-
-function isPublishMessage(body: unknown): body is PublishMessage {
-  const m = body as Partial<PublishMessage> | null;
-  return typeof m?.tenant === 'string' && Number.isInteger(m.shard);
-}
-
-/** The queue handler: acknowledges what was done, retries what failed, drops what is malformed. */
-export async function handlePublishBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  for (const message of batch.messages) {
-    if (!isPublishMessage(message.body)) {
-      console.error(JSON.stringify({ msg: 'malformed publish message dropped', body: message.body }));
-      message.ack();
-      continue;
-    }
-    try {
-      await publishShard(env, message.body);
-      message.ack();
-    } catch (error) {
-      console.error(
-        JSON.stringify({ msg: 'publish failed, will retry', ...message.body, attempt: message.attempts, error: String(error) }),
-      );
-      message.retry({ delaySeconds: Math.min(30, 2 ** message.attempts) });
-    }
-  }
 }

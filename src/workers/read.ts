@@ -1,30 +1,50 @@
-// The read side: routes that only read. For now the status of the colour pipeline.
+// The read side: routes that only read. The status of the colour pipeline, and the segment catalog (export).
 
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { COLOURS, type Colour } from '../engine/colour.js';
-import { colourSchema } from './schemas.js';
+import { ProblemError } from '../engine/problem.js';
+import { liveSegments } from './catalog.js';
+import { colourSchema, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
 import { tenantOf } from './tenant.js';
 
 type App = { Bindings: Env };
 
 const countsSchema = z.record(colourSchema, z.number().int());
+const lagSchema = z
+  .object({
+    greyMs: z.number().nullable().describe('Age of the oldest event not yet in the master store (publish lag); null when none is grey'),
+    blueMs: z.number().nullable().describe('Age of the oldest event in the master store but not yet queryable (replicate lag)'),
+  })
+  .meta({ id: 'Lag' });
 const statusSchema = z
   .object({
     tenant: z.string(),
     at: z.string().describe('When the status was taken'),
     totals: countsSchema,
-    oldestGreyAgeMs: z.number().nullable().describe('Age of the oldest event not yet in the master store: the publish lag'),
+    lag: lagSchema,
     shards: z.array(
       z.object({
         shard: z.number().int(),
         headSeq: z.number().int().describe('Last sequence number the shard assigned'),
         streams: z.number().int(),
         counts: countsSchema,
-        oldestGreyAgeMs: z.number().nullable(),
+        marks: z.object({
+          blueThrough: z.number().int(),
+          greenThrough: z.number().int(),
+          evictedThrough: z.number().int(),
+        }),
+        hotEvents: z.number().int().describe('Events held in the shard object (not yet evicted)'),
+        lag: lagSchema,
       }),
     ),
+    deadLetters: z.object({
+      count: z.number().int().describe('Pipeline messages that kept failing (the shards re-drive the work regardless)'),
+      latest: z.array(
+        z.object({ id: z.string(), step: z.string(), shard: z.number().int().nullable(), attempts: z.number().int(), at: z.string() }),
+      ),
+    }),
   })
   .meta({ id: 'Status' });
 
@@ -46,20 +66,139 @@ readApp.openapi(
   async (c) => {
     const tenant = await tenantOf(c);
     const now = Date.now();
-    const shards = (await shardStatuses(c.env, tenant)).map((s) => ({
+    const age = (at: number | null) => (at === null ? null : Math.max(0, now - at));
+    const [statuses, dead] = await Promise.all([
+      shardStatuses(c.env, tenant),
+      c.env.CATALOG.batch<{ n?: number; id?: string; step?: string; shard?: number | null; attempts?: number; received_at?: number }>([
+        c.env.CATALOG.prepare('SELECT count(*) AS n FROM dead_letters WHERE tenant = ?').bind(tenant.id),
+        c.env.CATALOG.prepare(
+          'SELECT id, step, shard, attempts, received_at FROM dead_letters WHERE tenant = ? ORDER BY received_at DESC LIMIT 10',
+        ).bind(tenant.id),
+      ]),
+    ]);
+    const shards = statuses.map((s) => ({
       shard: s.shard,
       headSeq: s.headSeq,
       streams: s.streams,
       counts: s.counts,
-      oldestGreyAgeMs: s.oldestGreyAt === null ? null : Math.max(0, now - s.oldestGreyAt),
+      marks: { blueThrough: s.marks.blueThrough, greenThrough: s.marks.greenThrough, evictedThrough: s.marks.evictedThrough },
+      hotEvents: s.hotEvents,
+      lag: { greyMs: age(s.oldestGreyAt), blueMs: age(s.oldestBlueAt) },
     }));
     const totals = Object.fromEntries(COLOURS.map((colour) => [colour, 0])) as Record<Colour, number>;
     for (const s of shards) for (const colour of COLOURS) totals[colour] += s.counts[colour];
-    const ages = shards.map((s) => s.oldestGreyAgeMs).filter((a): a is number => a !== null);
+    const worst = (pick: (l: { greyMs: number | null; blueMs: number | null }) => number | null) => {
+      const ages = shards.map((s) => pick(s.lag)).filter((a): a is number => a !== null);
+      return ages.length ? Math.max(...ages) : null;
+    };
     c.header('cache-control', 'no-store');
     return c.json(
-      { tenant: tenant.id, at: new Date(now).toISOString(), totals, oldestGreyAgeMs: ages.length ? Math.max(...ages) : null, shards },
+      {
+        tenant: tenant.id,
+        at: new Date(now).toISOString(),
+        totals,
+        lag: { greyMs: worst((l) => l.greyMs), blueMs: worst((l) => l.blueMs) },
+        shards,
+        deadLetters: {
+          count: dead[0]?.results[0]?.n ?? 0,
+          latest: (dead[1]?.results ?? []).map((d) => ({
+            id: d.id!,
+            step: d.step!,
+            shard: d.shard ?? null,
+            attempts: d.attempts!,
+            at: new Date(d.received_at!).toISOString(),
+          })),
+        },
+      },
       200,
     );
   },
 );
+
+const segmentSchema = z
+  .object({
+    key: z.string().describe('R2 key; the replica keys are Hive-style paths (replica/tenant=…/date=…/…)'),
+    kind: z.enum(['master', 'replica']),
+    shard: z.number().int(),
+    date: z.string().nullable(),
+    level: z.number().int().describe('0: written by its step; higher: compacted'),
+    firstSeq: z.number().int(),
+    lastSeq: z.number().int(),
+    minTime: z.string(),
+    maxTime: z.string(),
+    rows: z.number().int(),
+    bytes: z.number().int(),
+    checksum: z.string().nullable(),
+  })
+  .meta({ id: 'Segment' });
+
+readApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/segments',
+    tags: ['segments'],
+    summary: 'The live segments of the catalog (what `npm run export` copies)',
+    request: { query: z.object({ kind: z.enum(['master', 'replica']).optional() }) },
+    responses: {
+      200: {
+        description: 'Live segments in (kind, date, shard, seq) order',
+        content: { 'application/json': { schema: z.object({ segments: z.array(segmentSchema) }) } },
+      },
+      ...problemResponses(400),
+    },
+  }),
+  async (c) => {
+    const tenant = await tenantOf(c);
+    const kind = c.req.valid('query').kind;
+    const segments = await liveSegments(c.env, tenant.id, kind ? { kind } : {});
+    c.header('cache-control', 'no-store');
+    return c.json(
+      {
+        segments: segments.map((s) => ({
+          key: s.key,
+          kind: s.kind,
+          shard: s.shard,
+          date: s.date,
+          level: s.level,
+          firstSeq: s.firstSeq,
+          lastSeq: s.lastSeq,
+          minTime: new Date(s.minTime).toISOString(),
+          maxTime: new Date(s.maxTime).toISOString(),
+          rows: s.rows,
+          bytes: s.bytes,
+          checksum: s.checksum,
+        })),
+      },
+      200,
+    );
+  },
+);
+
+readApp.openAPIRegistry.registerPath(
+  createRoute({
+    method: 'get',
+    path: '/v1/segments/{key}',
+    tags: ['segments'],
+    summary: 'The bytes of one segment of the catalog (immutable, cacheable for ever)',
+    request: { params: z.object({ key: z.string() }) },
+    responses: { 200: { description: 'The object as stored: gzip row segment or Parquet' }, ...problemResponses(404) },
+  }),
+);
+readApp.get('/v1/segments/:key{.+}', async (c) => {
+  const tenant = await tenantOf(c);
+  const key = c.req.param('key');
+  const known = await c.env.CATALOG.prepare(`SELECT kind FROM segments WHERE key = ? AND tenant = ? AND state != 'deleted'`)
+    .bind(key, tenant.id)
+    .first<{ kind: string }>();
+  const object = known ? await c.env.SEGMENTS.get(key) : null;
+  if (!object)
+    throw new ProblemError(404, 'not-found', `no segment "${key.slice(0, 200)}" in this tenant's catalog; list them with GET /v1/segments`);
+  return new Response(object.body, {
+    headers: {
+      'content-type': known!.kind === 'replica' ? 'application/vnd.apache.parquet' : 'application/gzip',
+      'content-length': String(object.size),
+      'cache-control': 'public, max-age=31536000, immutable',
+      etag: object.httpEtag,
+    },
+  });
+});

@@ -28,7 +28,19 @@ export const appendedEventSchema = z
   })
   .meta({ id: 'AppendedEvent' });
 
-export const appendResponseSchema = z.object({ events: z.array(appendedEventSchema) }).meta({ id: 'AppendResponse' });
+export const appendResponseSchema = z
+  .object({
+    events: z.array(appendedEventSchema),
+    wait: z
+      .object({
+        colour: z.enum(['blue', 'green']),
+        reached: z.boolean().describe('false when the wait timed out; `status` says where each event is'),
+        ms: z.number().int(),
+      })
+      .optional()
+      .describe('Present when the request asked to wait for a colour'),
+  })
+  .meta({ id: 'AppendResponse' });
 
 export const writeBodySchema = z
   .union([eventInputSchema, z.array(eventInputSchema).min(1).max(1000)])

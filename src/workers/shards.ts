@@ -2,6 +2,7 @@
 
 import type { AppendRequest, AppendResult, Shard, ShardPosition, ShardStatus } from '../durable/shard.js';
 import { Coalescer, settle } from '../engine/coalesce.js';
+import { colourOf, COLOURS, type Colour } from '../engine/colour.js';
 import type { PreparedEvent } from '../engine/envelope.js';
 import { ProblemError } from '../engine/problem.js';
 import { shardName, shardOf } from '../engine/routing.js';
@@ -23,7 +24,7 @@ const SHARD_DEADLINE_MS = 30_000;
  * Races a promise with a timer, so that a request never waits for its shard for ever.
  */
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${ms} ms`)), ms);
   });
@@ -33,6 +34,7 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 interface Submission {
   env: Env;
   request: AppendRequest;
+  urgent: boolean;
 }
 
 /** Most events one call carries: inside the RPC size limit and the shard's group-commit cap. */
@@ -54,7 +56,13 @@ function coalescerFor(tenant: string, shard: number): Coalescer<Submission, Appe
   let coalescer = coalescers.get(name);
   if (!coalescer) {
     coalescer = new Coalescer<Submission, AppendResult>(
-      (items) => shardStub(items[0]!.env, tenant, shard).append({ tenant, shard, requests: items.map((i) => i.request) }),
+      (items) =>
+        shardStub(items[0]!.env, tenant, shard).append({
+          tenant,
+          shard,
+          requests: items.map((i) => i.request),
+          urgent: items.some((i) => i.urgent),
+        }),
       {
         maxInFlight: 1,
         maxWeight: MAX_EVENTS_PER_CALL,
@@ -79,6 +87,7 @@ export async function appendToShards(
   tenant: Tenant,
   events: PreparedEvent[],
   expected: ExpectedVersion,
+  urgent = false,
 ): Promise<AppendedEvent[]> {
   const groups = new Map<number, { events: PreparedEvent[]; indices: number[] }>();
   for (let i = 0; i < events.length; i++) {
@@ -93,7 +102,7 @@ export async function appendToShards(
   const out: AppendedEvent[] = new Array(events.length);
   const waits = [...groups].map(([shard, group]) => {
     const coalescer = coalescerFor(tenant.id, shard);
-    return { shard, group, coalescer, ticket: coalescer.enqueue({ env, request: { events: group.events, expected } }) };
+    return { shard, group, coalescer, ticket: coalescer.enqueue({ env, request: { events: group.events, expected }, urgent }) };
   });
   try {
     await withDeadline(settle(waits), SHARD_DEADLINE_MS, `shards ${[...groups.keys()].join(', ')}`);
@@ -135,6 +144,29 @@ export async function appendToShards(
   }
   if (conflict) throw conflict;
   return out;
+}
+
+/**
+ * Waits until every appended event is at least `colour`, or the timeout passed, one wait per shard
+ * at once; answers the events with the colour each reached, and whether all reached `colour`.
+ */
+export async function waitForColour(
+  env: Env,
+  tenant: Tenant,
+  appended: AppendedEvent[],
+  colour: 'blue' | 'green',
+  timeoutMs: number,
+): Promise<{ events: AppendedEvent[]; reached: boolean }> {
+  const highest = new Map<number, number>();
+  for (const e of appended) highest.set(e.shard, Math.max(highest.get(e.shard) ?? 0, e.seq));
+  const marks = new Map(
+    await Promise.all(
+      [...highest].map(async ([shard, seq]) => [shard, await shardStub(env, tenant.id, shard).waitFor(colour, seq, timeoutMs)] as const),
+    ),
+  );
+  const events = appended.map((e) => ({ ...e, status: colourOf(e.seq, marks.get(e.shard)!) }));
+  const rank = (c: Colour) => COLOURS.indexOf(c);
+  return { events, reached: events.every((e) => rank(e.status) >= rank(colour)) };
 }
 
 export async function shardStatuses(env: Env, tenant: Tenant): Promise<(ShardStatus & { shard: number })[]> {

@@ -148,9 +148,17 @@ describe('publish', () => {
     const tenant = freshTenant();
     await accept(tenant, events(tenant, 3));
     const stub = shardStub(env, tenant, 0);
-    expect(await runDurableObjectAlarm(stub)).toBe(true); // sent a publish message, re-armed
+    const sent: unknown[] = [];
+    await runInDurableObject(stub, (instance) => {
+      const recorder = { send: (body: unknown) => (sent.push(body), Promise.resolve()) };
+      Object.defineProperty(instance, 'env', { value: { ...env, PUBLISH_DELAY_MS: '0', PUBLISH_QUEUE: recorder } });
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toEqual([{ step: 'publish', tenant, shard: 0 }]);
     const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
     expect(alarm).toBeGreaterThan(Date.now() + 20_000); // the re-drive, REDRIVE_MS later
+    await runDurableObjectAlarm(stub); // not due yet: nothing sent again
+    expect(sent).toHaveLength(1);
     await deliver(tenant);
     expect((await status(tenant)).counts).toMatchObject({ grey: 0, blue: 3 });
   });
@@ -161,7 +169,7 @@ describe('publish', () => {
     const stub = shardStub(env, tenant, 0);
     await runInDurableObject(stub, (instance) => {
       const failing = { send: () => Promise.reject(new Error('injected: queue unavailable')) };
-      Object.defineProperty(instance, 'env', { value: { ...env, PUBLISH_QUEUE: failing } });
+      Object.defineProperty(instance, 'env', { value: { ...env, PUBLISH_DELAY_MS: '0', PUBLISH_QUEUE: failing } });
     });
     const before = Date.now();
     expect(await runDurableObjectAlarm(stub)).toBe(true);

@@ -1,0 +1,83 @@
+// The replica's layout: Hive-style partitions of Parquet segments, and which segments compaction merges.
+//
+// Keys: replica/tenant=<tenant>/date=<YYYY-MM-DD>/<shard>-<firstSeq>-<lastSeq>-L<level>.parquet
+// `date` is the UTC day of the events' `time` (what analysts filter on), so one replicate step
+// that covers several days writes one segment per day. The seq range is the shard range the
+// segment was cut from; with the shard and level it makes the key deterministic, so a retried step
+// writes the same object again. Keys sort by shard, then seq, inside a partition.
+
+/** The UTC day of an epoch-millisecond time, as YYYY-MM-DD. */
+export function utcDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Splits rows (kept in their order) by the UTC day of their time; days in ascending order. */
+export function partitionByDate<T extends { time: number }>(rows: readonly T[]): Map<string, T[]> {
+  const parts = new Map<string, T[]>();
+  for (const row of rows) {
+    const date = utcDate(row.time);
+    let part = parts.get(date);
+    if (!part) parts.set(date, (part = []));
+    part.push(row);
+  }
+  return new Map([...parts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const pad = (n: number) => String(n).padStart(16, '0');
+
+export function replicaPrefix(tenant: string, date?: string): string {
+  return `replica/tenant=${encodeURIComponent(tenant)}/` + (date === undefined ? '' : `date=${date}/`);
+}
+
+export function replicaKey(tenant: string, date: string, shard: number, firstSeq: number, lastSeq: number, level: number): string {
+  return `${replicaPrefix(tenant, date)}${String(shard).padStart(4, '0')}-${pad(firstSeq)}-${pad(lastSeq)}-L${level}.parquet`;
+}
+
+/** What compaction needs to know of a live replica segment (a catalog row). */
+export interface CompactableSegment {
+  key: string;
+  level: number;
+  firstSeq: number;
+  lastSeq: number;
+  rows: number;
+}
+
+/**
+ * Chooses the runs of a partition's live segments to merge: consecutive in seq order, each run at
+ * least `minSegments` long (so a partition is not rewritten for every new segment) and at most
+ * `maxRows` rows, of segments smaller than `maxRows / 2` (a large one is left as it is). Pure, so
+ * a retried compaction that sees the same catalog picks the same runs and writes the same keys.
+ */
+export function planCompaction(
+  segments: readonly CompactableSegment[],
+  options: { minSegments: number; maxRows: number },
+): CompactableSegment[][] {
+  const sorted = [...segments].sort((a, b) => a.firstSeq - b.firstSeq || a.lastSeq - b.lastSeq);
+  const runs: CompactableSegment[][] = [];
+  let run: CompactableSegment[] = [];
+  let rows = 0;
+  const close = () => {
+    if (run.length >= options.minSegments) runs.push(run);
+    run = [];
+    rows = 0;
+  };
+  for (const segment of sorted) {
+    if (segment.rows * 2 > options.maxRows) {
+      close();
+      continue;
+    }
+    if (rows + segment.rows > options.maxRows) close();
+    run.push(segment);
+    rows += segment.rows;
+  }
+  close();
+  return runs;
+}
+
+/** The key of the segment that replaces a run: its seq range, one level above the highest merged. */
+export function compactedKey(tenant: string, date: string, shard: number, run: readonly CompactableSegment[]): string {
+  const firstSeq = Math.min(...run.map((s) => s.firstSeq));
+  const lastSeq = Math.max(...run.map((s) => s.lastSeq));
+  const level = Math.max(...run.map((s) => s.level)) + 1;
+  return replicaKey(tenant, date, shard, firstSeq, lastSeq, level);
+}

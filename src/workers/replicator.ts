@@ -1,0 +1,100 @@
+// The replicate step (Queue consumer): a shard's next blue range becomes Parquet segments in R2, registered in the catalog, then green.
+
+import type { MasterSegment, StepMessage } from '../durable/shard.js';
+import { encodeParquet, type ReplicaRow } from '../engine/parquet.js';
+import { partitionByDate, replicaKey } from '../engine/replica.js';
+import { decodeRowSegment, gunzip, SegmentError, segmentChecksum } from '../engine/segment.js';
+import { config } from '../config.js';
+import { liveSegments, registerSegments, type CatalogSegment } from './catalog.js';
+import { shardStub } from './shards.js';
+import { ensureParquet } from './wasm.js';
+
+/** Replicate steps one message may run before it yields (the shard asks again if more is blue). */
+const STEPS_PER_MESSAGE = 2;
+
+/** Reads a master row segment back from R2, checking its checksum and that it is the range the shard recorded. */
+export async function readMasterSegment(env: Env, tenant: string, shard: number, segment: MasterSegment): Promise<ReplicaRow[]> {
+  const object = await env.SEGMENTS.get(segment.key);
+  if (!object) throw new SegmentError(`master segment ${segment.key} is missing from R2`);
+  const text = await gunzip(new Uint8Array(await object.arrayBuffer()));
+  const checksum = await segmentChecksum(text);
+  if (checksum !== segment.checksum)
+    throw new SegmentError(`master segment ${segment.key} has checksum ${checksum}, expected ${segment.checksum}`);
+  const { header, rows } = decodeRowSegment(text);
+  if (header.tenant !== tenant || header.shard !== shard || header.firstSeq !== segment.firstSeq || header.lastSeq !== segment.lastSeq) {
+    throw new SegmentError(`master segment ${segment.key} holds ${header.tenant}/${header.shard} ${header.firstSeq}..${header.lastSeq}`);
+  }
+  return rows.map((r) => ({ ...r, shard }));
+}
+
+/**
+ * Writes rows of one shard range as one Parquet segment per UTC day, under deterministic keys,
+ * and answers their catalog rows (not yet registered).
+ */
+export async function writeReplica(
+  env: Env,
+  range: { tenant: string; shard: number; firstSeq: number; lastSeq: number; level: number },
+  rows: readonly ReplicaRow[],
+): Promise<CatalogSegment[]> {
+  ensureParquet();
+  const written: CatalogSegment[] = [];
+  for (const [date, part] of partitionByDate(rows)) {
+    const encoded = encodeParquet(part);
+    const key = replicaKey(range.tenant, date, range.shard, range.firstSeq, range.lastSeq, range.level);
+    await env.SEGMENTS.put(key, encoded.bytes, {
+      httpMetadata: { contentType: 'application/vnd.apache.parquet' },
+      customMetadata: { format: 'parquet', rows: String(encoded.rows), firstSeq: String(range.firstSeq), lastSeq: String(range.lastSeq) },
+    });
+    const time = encoded.stats.time;
+    written.push({
+      key,
+      kind: 'replica',
+      tenant: range.tenant,
+      shard: range.shard,
+      date,
+      level: range.level,
+      firstSeq: range.firstSeq,
+      lastSeq: range.lastSeq,
+      minTime: Number(time?.min ?? part[0]!.time),
+      maxTime: Number(time?.max ?? part[part.length - 1]!.time),
+      rows: encoded.rows,
+      bytes: encoded.bytes.byteLength,
+      checksum: null,
+      stats: { columns: encoded.stats, shredded: encoded.shredded, rowGroups: encoded.rowGroups },
+    });
+  }
+  return written;
+}
+
+/** Asks for a compaction of each partition that gathered enough small segments. */
+async function requestCompactions(env: Env, tenant: string, shard: number, dates: Iterable<string>): Promise<void> {
+  const { minSegments, maxRows } = config(env).compact;
+  for (const date of dates) {
+    const live = await liveSegments(env, tenant, { kind: 'replica', date, shard });
+    const small = live.filter((s) => s.rows * 2 <= maxRows);
+    if (small.length >= minSegments) await env.MAINTAIN_QUEUE.send({ op: 'compact', tenant, shard, date });
+  }
+}
+
+/**
+ * Turns the shard's blue events green, oldest first. Idempotent like publish: the shard hands out
+ * the same range until it is marked, keys depend only on the range, the catalog keeps the first
+ * registration of a key, and marking an already green range is a no-op.
+ */
+export async function replicateShard(env: Env, message: StepMessage): Promise<number> {
+  const stub = shardStub(env, message.tenant, message.shard);
+  const { maxEvents } = config(env).replicate;
+  let steps = 0;
+  for (; steps < STEPS_PER_MESSAGE; steps++) {
+    const claim = await stub.claimReplicate(maxEvents);
+    if (!claim) break;
+    const rows: ReplicaRow[] = [];
+    for (const segment of claim.segments) rows.push(...(await readMasterSegment(env, claim.tenant, claim.shard, segment)));
+    const written = await writeReplica(env, { ...claim, level: 0 }, rows);
+    await registerSegments(env, written);
+    const marked = await stub.markReplicated({ firstSeq: claim.firstSeq, lastSeq: claim.lastSeq });
+    if (!marked.ok) throw new Error(marked.reason);
+    if (!marked.duplicate) await requestCompactions(env, claim.tenant, claim.shard, new Set(written.map((w) => w.date!)));
+  }
+  return steps;
+}
