@@ -8,10 +8,12 @@ import autocannon from 'autocannon';
 import { bodies } from './events.mjs';
 
 const spec = JSON.parse(process.argv[2]);
-const { url, kind, connections, duration, warmup, batch, streams } = spec;
+const { url, kind, connections, duration, warmup, batch, streams, templates = 8, seed = 42 } = spec;
 
 // Ids are `<tag>-<counter>-<index>`: the tag is unique per process, so no run repeats an id.
-const make = bodies({ tag: `b${process.pid.toString(36)}${Date.now().toString(36)}`, streams });
+// `templates` distinct batch bodies are cycled (8 for the ingest scenarios: enough for the write
+// path, which only sees new ids; more where the pipeline compresses the events).
+const make = bodies({ tag: `b${process.pid.toString(36)}${Date.now().toString(36)}`, streams, seed });
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** The autocannon request for a scenario; bodies are rebuilt per request by setupRequest. */
@@ -21,7 +23,7 @@ function request() {
       return { method: 'GET', path: '/empty' };
     case 'parse':
     case 'batch': {
-      const next = make.batchMaker(batch);
+      const next = make.batchMaker(batch, templates);
       const path = kind === 'parse' ? '/parse' : '/v1/events';
       return { method: 'POST', path, headers: JSON_HEADERS, setupRequest: (req) => ({ ...req, path, body: next() }) };
     }

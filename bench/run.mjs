@@ -1,9 +1,12 @@
-// `npm run bench`: the ingest benchmark of DESIGN.md section 6.
+// `npm run bench`: the benchmark of DESIGN.md section 6 — ingest, freshness and storage.
 //
-// Starts two `wrangler dev` servers on loopback (the floor Worker of bench/floor/ and the store with
-// fresh local state), drives each scenario from a separate process (bench/load.mjs, autocannon), and
-// prints the store's rates beside the floors measured in the same run, as the median of several runs.
-// Every server it starts is killed at the end, on error and on Ctrl-C.
+// Starts `wrangler dev` servers on loopback, each on fresh local state: the floor Worker of
+// bench/floor/, the store with its pipeline deferred (ingest measured alone), and the store once per
+// pipeline trigger (PIPELINE_TRIGGER=notify / batch). Drives each scenario from a separate process
+// (bench/load.mjs: autocannon closed loop; bench/fresh.mjs: fixed rate + 202 → green probe), measures
+// the Parquet the store wrote (bench/storage.mjs, DuckDB), and prints the medians of several runs
+// beside the references measured in the same run (bench/report.mjs). Every server it starts is
+// killed at the end, on error and on Ctrl-C.
 
 /* global AbortSignal -- Node's global; eslint.config.js lists only a few for bench/ */
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -15,8 +18,27 @@ import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { bodies } from './events.mjs';
+import {
+  fmt,
+  freshnessTable,
+  median,
+  ingestTable,
+  keptUp,
+  saturationTable,
+  storagePass,
+  storageTable,
+  summariseFreshness,
+  summariseIngest,
+  summariseSaturation,
+} from './report.mjs';
+import { download, listSegments, measureStorage, settleCompaction, watchSegments } from './storage.mjs';
 
 const env = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+const list = (name, fallback) =>
+  (process.env[name] || fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const cfg = {
   duration: env('BENCH_DURATION', 10), // seconds measured per run and scenario
   warmup: env('BENCH_WARMUP', 2), // seconds of load before each measured run, discarded
@@ -25,8 +47,17 @@ const cfg = {
   batch: env('BENCH_BATCH', 100), // events per batch request
   streams: env('BENCH_STREAMS', 10_000), // streams the events are spread over
   floorPort: env('BENCH_FLOOR_PORT', 8790),
-  storePort: env('BENCH_STORE_PORT', 8791),
+  storePort: env('BENCH_STORE_PORT', 8791), // the pipeline stores take the next ports, one per trigger
+  scenarios: list('BENCH_SCENARIOS', 'ingest,freshness,saturation,storage,parquet'),
+  triggers: list('BENCH_TRIGGERS', 'notify,batch'),
+  freshRates: list('BENCH_FRESH_RATES', '10000,2000').map(Number), // events/s of the freshness runs
+  pollMs: env('BENCH_POLL_MS', 50), // GET /v1/status period of the freshness probe
+  segmentWatchMs: env('BENCH_SEGMENT_WATCH_MS', 250), // GET /v1/segments period (as-written Parquet)
+  drainTimeout: env('BENCH_DRAIN_TIMEOUT', 120), // seconds a backlog may take to turn green
+  storeLog: process.env.BENCH_STORE_LOG || 'warn', // wrangler --log-level of the stores (info: queue batches)
 };
+const SCENARIO_NAMES = ['ingest', 'freshness', 'saturation', 'storage', 'parquet'];
+const TRIGGERS = ['notify', 'batch'];
 const HOST = '127.0.0.1'; // loopback only, for the servers and the load
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +88,32 @@ const SCENARIOS = [
   },
 ];
 const BAR = 0.5; // DESIGN.md section 6: at least half of the floor
+const FRESH_GOAL = { p99Ms: 2000, rate: 10_000 }; // DESIGN.md section 6: p99 202 → green ≤ 2 s at 10 k events/s
+const STORAGE_GOAL = { ndjsonRatio: 6 }; // DESIGN.md section 6: ≤ DuckDB's zstd bytes, ≥ 6× smaller than NDJSON
+
+/** The [vars] of wrangler.toml (the store's defaults). */
+function tomlVars() {
+  const text = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  const section = text.split(/^\[vars\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';
+  return Object.fromEntries([...section.matchAll(/^([A-Z_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
+}
+
+/**
+ * The vars a pipeline store runs with. The batch trigger's thresholds are wrangler.toml's, passed
+ * explicitly so that the header says what was measured (and a changed default is measured as such).
+ */
+function triggerVars(trigger) {
+  if (trigger === 'notify') return { PIPELINE_TRIGGER: 'notify' };
+  const toml = tomlVars();
+  const vars = { PIPELINE_TRIGGER: 'batch' };
+  for (const key of ['PUBLISH_MIN_EVENTS', 'PUBLISH_DELAY_MS', 'REPLICATE_MIN_EVENTS', 'REPLICATE_DELAY_MS']) {
+    if (toml[key] === undefined)
+      throw new Error(`wrangler.toml has no ${key} under [vars]; the batch trigger's thresholds come from there`);
+    vars[key] = toml[key];
+  }
+  return vars;
+}
+const varArgs = (vars) => Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
 
 // ---- processes -------------------------------------------------------------------------------
 
@@ -259,9 +316,10 @@ function machineCpu() {
 const serverCpus = (servers) => Object.fromEntries(Object.entries(servers).map(([name, s]) => [name, groupStats(s.child.pid).cpu]));
 
 /**
- * Waits (up to 15 s) until both servers are nearly idle. Requests still in flight when a run ends
- * are cut by autocannon, but the Durable Objects finish the work they were given; without this the
- * next scenario would share the CPU with that leftover work. Returns the seconds waited.
+ * Waits (up to 15 s) until every server is nearly idle. Requests still in flight when a run ends
+ * are cut by autocannon, but the Durable Objects finish the work they were given, and the pipeline
+ * goes on compacting after a freshness run; without this the next scenario would share the CPU
+ * with that leftover work. Returns the seconds waited.
  */
 async function settle(servers) {
   const started = performance.now();
@@ -275,44 +333,154 @@ async function settle(servers) {
   }
 }
 
-/** One warm-up + measured run of a scenario in a forked load.mjs; adds the servers' CPU use. */
-function runLoad(scenario, servers) {
-  const target = scenario.server;
-  const spec = { url: `http://${HOST}:${servers[target].port}`, kind: scenario.kind, ...cfg };
+/**
+ * Runs a forked load process (load.mjs or fresh.mjs) against server `target` and adds the CPU the
+ * servers and the machine used between its 'measuring' message and its 'loaded' (or 'done') one.
+ * `hooks.measuring` / `hooks.loaded` are called at those moments (e.g. to read the store's status).
+ */
+function runChild(script, spec, target, servers, hooks = {}) {
   return new Promise((resolve, reject) => {
     const child = track(
-      fork(join(root, 'bench', 'load.mjs'), [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      fork(join(root, 'bench', script), [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
       false,
     );
     let cpu0 = null;
+    let cpu = null;
     let t0 = 0;
     let result = null;
+    const stopClock = () => {
+      if (cpu || !cpu0) return;
+      const cpu1 = { ...serverCpus(servers), machine: machineCpu() };
+      const wall = (performance.now() - t0) / 1000;
+      const use = (name) => (cpu0[name] === null || cpu1[name] === null ? null : (cpu1[name] - cpu0[name]) / wall);
+      // The idle servers' CPU should be ~0; if not, it was taken from the measured one.
+      const others = Object.keys(servers).filter((name) => name !== target);
+      cpu = { serverCpu: use(target), otherServerCpu: others.reduce((s, name) => s + (use(name) ?? 0), 0), machine: use('machine') };
+      hooks.loaded?.();
+    };
     child.on('message', (m) => {
       if (m.phase === 'measuring') {
         cpu0 = { ...serverCpus(servers), machine: machineCpu() };
         t0 = performance.now();
+        hooks.measuring?.();
+      } else if (m.phase === 'loaded') {
+        stopClock();
       } else if (m.phase === 'done') {
-        const cpu1 = { ...serverCpus(servers), machine: machineCpu() };
-        const wall = (performance.now() - t0) / 1000;
-        const use = (name) => (cpu0[name] === null || cpu1[name] === null ? null : (cpu1[name] - cpu0[name]) / wall);
-        // The idle server's CPU should be ~0; if not, it stole from the measured one.
-        const other = Object.keys(servers).find((name) => name !== target);
-        result = { ...m.result, serverCpu: use(target), otherServerCpu: use(other) };
+        stopClock();
+        result = { ...m.result, serverCpu: cpu.serverCpu, otherServerCpu: cpu.otherServerCpu };
         // Whatever else ran on the machine meanwhile (another build, tests): it skews the figures.
-        const machine = use('machine');
         result.foreignCpu =
-          machine === null || result.serverCpu === null
+          cpu.machine === null || cpu.serverCpu === null
             ? null
-            : Math.max(0, machine - result.serverCpu - result.otherServerCpu - result.loadCpu);
+            : Math.max(0, cpu.machine - cpu.serverCpu - cpu.otherServerCpu - result.loadCpu);
       }
     });
     child.on('exit', (code) => {
       if (result) resolve(result);
-      else reject(new Error(`load process for ${scenario.id} exited with ${code} without a result`));
+      else reject(new Error(`${script} for ${target} exited with ${code} without a result`));
     });
   });
 }
 
+/** One warm-up + measured closed-loop run of an ingest scenario (load.mjs, autocannon). */
+const runLoad = (scenario, servers) =>
+  runChild('load.mjs', { url: baseOf(servers[scenario.server]), kind: scenario.kind, ...cfg }, scenario.server, servers);
+
+const baseOf = (server) => `http://${HOST}:${server.port}`;
+
+async function status(server) {
+  const res = await fetch(`${baseOf(server)}/v1/status`, { signal: AbortSignal.timeout(60_000) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET /v1/status answered ${res.status}: ${text.slice(0, 300)}`);
+  return { ...JSON.parse(text), receivedAt: performance.now() };
+}
+
+/** Polls the status until nothing is grey or blue; answers the seconds from `since`, or null on timeout. */
+async function drain(server, since) {
+  const deadline = since + cfg.drainTimeout * 1000;
+  for (;;) {
+    const s = await status(server);
+    if (s.totals.grey === 0 && s.totals.blue === 0) return (s.receivedAt - since) / 1000;
+    if (performance.now() > deadline) return null;
+    await sleep(100);
+  }
+}
+
+/**
+ * What the probes cost an idle store: CPU cores used while only `poll` runs every `everyMs` for
+ * `seconds`, minus what it used just before with nothing running, and how fast it answered.
+ */
+async function probeCost(server, poll, everyMs, seconds = 3) {
+  const cpu = () => groupStats(server.child.pid).cpu;
+  const c0 = cpu();
+  await sleep(1000);
+  const idle = cpu() - c0;
+  const answers = [];
+  const c1 = cpu();
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    const started = performance.now();
+    await poll();
+    answers.push(performance.now() - started);
+    await sleep(Math.max(0, started + everyMs - performance.now()));
+  }
+  const wall = (performance.now() - t0) / 1000;
+  return { everyMs, cores: Math.max(0, (cpu() - c1) / wall - idle), answerP50: median(answers), polls: answers.length };
+}
+
+/** Seeds for the generated events: each pipeline run gets its own, so no two runs repeat a body. */
+let seedCounter = 1000;
+
+/** A freshness run: fixed rate, 202 → green probe (fresh.mjs). */
+function runFresh(trigger, rate, servers) {
+  const spec = {
+    url: baseOf(servers[trigger]),
+    rate: rate / cfg.batch,
+    batch: cfg.batch,
+    streams: cfg.streams,
+    duration: cfg.duration,
+    warmup: cfg.warmup,
+    pollMs: cfg.pollMs,
+    connections: cfg.connections,
+    drainTimeout: cfg.drainTimeout,
+    seed: seedCounter++,
+  };
+  return runChild('fresh.mjs', spec, trigger, servers);
+}
+
+/**
+ * Throughput with the pipeline running: the batch scenario's closed loop against a pipeline store,
+ * with the store's status read when the measured run starts and ends (green events per second
+ * while loaded), then the time until nothing is grey or blue (the backlog's drain).
+ */
+async function runSaturation(trigger, servers) {
+  const server = servers[trigger];
+  let s0 = null;
+  let s1 = null;
+  let loadedAt = 0;
+  const r = await runChild(
+    'load.mjs',
+    { url: baseOf(server), kind: 'batch', ...cfg, templates: 512, seed: seedCounter++ },
+    trigger,
+    servers,
+    {
+      measuring: () => (s0 = status(server)),
+      loaded: () => {
+        loadedAt = performance.now();
+        s1 = status(server);
+      },
+    },
+  );
+  [s0, s1] = await Promise.all([s0, s1]);
+  const drained = await drain(server, loadedAt);
+  return {
+    ...r,
+    batch: cfg.batch,
+    greenEventsPerSec: (s1.totals.green - s0.totals.green) / ((s1.receivedAt - s0.receivedAt) / 1000),
+    backlogAtEnd: s1.totals.grey + s1.totals.blue,
+    drainSeconds: drained,
+  };
+}
 // ---- what was measured ----------------------------------------------------------------------
 
 /** The commit, and whether src/ differs from it: the figures belong to that code. */
@@ -343,76 +511,40 @@ function srcFingerprint() {
   return hash.digest('hex');
 }
 
-// ---- report ----------------------------------------------------------------------------------
-
-function median(xs) {
-  const s = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const fmt = (x, digits = 0) =>
-  x === null ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
-function summarise(runs) {
-  const rows = {};
-  for (const s of SCENARIOS) {
-    const rs = runs.map((r) => r[s.id]);
-    const perEvent = s.unit === 'events/s' ? cfg.batch : 1;
-    rows[s.id] = {
-      ...s,
-      rate: median(rs.map((r) => r.reqPerSec * perEvent)),
-      p50: median(rs.map((r) => r.p50)),
-      p99: median(rs.map((r) => r.p99)),
-      loadCpu: median(rs.map((r) => r.loadCpu)),
-      serverCpu: median(rs.map((r) => r.serverCpu)),
-      otherServerCpu: median(rs.map((r) => r.otherServerCpu)),
-      foreignCpu: median(rs.map((r) => r.foreignCpu)),
-      bad: rs.reduce((n, r) => n + r.bad + r.errors, 0),
-      duplicates: rs.reduce((n, r) => n + r.duplicates, 0),
-      // A server that hangs answers nothing: no status and no error to count, so count the runs.
-      silentRuns: rs.filter((r) => r.requests === 0).length,
-      statusCodes: rs.map((r) => r.statusCodes),
-      samples: rs.flatMap((r) => r.samples).slice(0, 3),
-      runs: rs,
-    };
-  }
-  for (const row of Object.values(rows)) {
-    if (!row.floor) continue;
-    row.floorRate = rows[row.floor].rate;
-    row.ratio = row.floorRate ? row.rate / row.floorRate : null;
-    row.pass = row.ratio !== null && row.ratio >= BAR && row.bad === 0 && row.silentRuns === 0;
-  }
-  return rows;
-}
-
-function printTable(rows) {
-  const lines = ['| scenario | median rate | unit | p50 ms | p99 ms | floor | ratio to floor |', '|---|---:|---|---:|---:|---:|---:|'];
-  for (const r of Object.values(rows)) {
-    const floor = r.floor ? `${fmt(r.floorRate)} ${rows[r.floor].unit}` : '—';
-    const ratio = r.floor ? `${fmt(r.ratio, 2)} (bar ≥ ${BAR}: ${r.pass ? 'PASS' : 'FAIL'})` : '—';
-    lines.push(`| ${r.name} | ${fmt(r.rate)} | ${r.unit} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${floor} | ${ratio} |`);
-  }
-  lines.push(
-    '',
-    '| scenario | CPU: load generator | CPU: server | CPU: idle server | CPU: rest of machine | unexpected statuses + errors | duplicate answers |',
-  );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of Object.values(rows)) {
-    lines.push(
-      `| ${r.name} | ${fmt(r.loadCpu, 2)} | ${fmt(r.serverCpu, 2)} | ${fmt(r.otherServerCpu, 2)} | ${fmt(r.foreignCpu, 2)} | ${r.bad}${r.silentRuns ? ` + ${r.silentRuns} runs without any answer` : ''} | ${r.duplicates} |`,
-    );
-  }
-  lines.push(
-    '(CPU in cores over the measured seconds, medians; the idle server is the one not under load; the rest of the machine is what ran besides the bench)',
-  );
-  console.log(lines.join('\n'));
-}
-
 // ---- main ------------------------------------------------------------------------------------
 
+const has = (scenario) => cfg.scenarios.includes(scenario);
+
+/** Lines of a server's log worth showing when something failed (wrangler's offline noise left out). */
+function logTail(name, lines = 15) {
+  try {
+    const noise = /Request\.cf|ENOTFOUND workers\.cloudflare\.com|onlookupall|^\s*$/;
+    return readFileSync(join(out, `${stamp}-${name}.log`), 'utf8')
+      .split('\n')
+      .filter((l) => !noise.test(l))
+      .slice(-lines);
+  } catch {
+    return [];
+  }
+}
+
+function progress(what, r, extra = '') {
+  const trouble =
+    r.requests === 0
+      ? '  !! no answer at all'
+      : r.bad + r.errors > 0
+        ? `  !! ${r.bad} unexpected ${JSON.stringify(r.statusCodes)}, ${r.errors} errors`
+        : '';
+  console.error(
+    `${what}${extra}, CPU: load ${fmt(r.loadCpu, 2)}, server ${fmt(r.serverCpu, 2)}, idle servers ${fmt(r.otherServerCpu, 2)}, ` +
+      `rest ${fmt(r.foreignCpu, 2)}; settled ${fmt(r.settledSeconds, 1)} s before${trouble}`,
+  );
+}
+
 async function main() {
+  for (const s of cfg.scenarios)
+    if (!SCENARIO_NAMES.includes(s)) throw new Error(`BENCH_SCENARIOS: unknown "${s}"; known: ${SCENARIO_NAMES}`);
+  for (const t of cfg.triggers) if (!TRIGGERS.includes(t)) throw new Error(`BENCH_TRIGGERS: unknown "${t}"; known: ${TRIGGERS}`);
   mkdirSync(out, { recursive: true });
   lockBench();
   mkdirSync(state);
@@ -424,30 +556,51 @@ async function main() {
     node: process.version,
     wrangler: version('wrangler'),
     autocannon: version('autocannon'),
+    duckdb: version('@duckdb/node-api'),
   };
-  console.log(`# Ingest benchmark ${stamp}`);
+  const pipeline = has('freshness') || has('saturation') || has('storage') ? cfg.triggers : [];
+  const vars = Object.fromEntries(pipeline.map((t) => [t, triggerVars(t)]));
+  // The ingest bars compare the write path with a Worker that only parses. In production the
+  // pipeline's steps run in other invocations on other machines; under wrangler dev they would
+  // share the one workerd thread with ingest, so the ingest store defers them (BENCH_PUBLISH=1
+  // runs it with wrangler.toml's settings instead). With the notify trigger a delay defers nothing,
+  // hence the batch trigger with a 10-minute delay and a threshold no run reaches.
+  const ingestVars =
+    process.env.BENCH_PUBLISH === '1' ? {} : { PIPELINE_TRIGGER: 'batch', PUBLISH_DELAY_MS: '600000', PUBLISH_MIN_EVENTS: '100000' };
+
+  console.log(`# Benchmark ${stamp}`);
   console.log(
-    `machine: ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, wrangler ${machine.wrangler}, autocannon ${machine.autocannon}`,
+    `machine: ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, wrangler ${machine.wrangler}, autocannon ${machine.autocannon}, DuckDB ${machine.duckdb}`,
   );
-  console.log(`code: ${code.commit}${code.dirty ? ' + uncommitted changes in src/' : ''}`);
+  console.log(`code: ${code.commit}${code.dirty ? ' + uncommitted changes in src/ or wrangler.toml' : ''}`);
+  console.log(`scenarios: ${cfg.scenarios.join(', ')}; state in ${relative(root, state)}`);
   console.log(
     `load: ${cfg.connections} connections, ${cfg.warmup} s warm-up + ${cfg.duration} s measured, ${cfg.runs} runs (median), ` +
-      `${cfg.batch}-event batches over ${cfg.streams} streams; state in ${relative(root, state)}`,
+      `${cfg.batch}-event batches over ${cfg.streams} streams`,
   );
-  console.log(
-    process.env.BENCH_PUBLISH === '1'
-      ? 'publish: on (the publish step shares the workerd thread with ingest)\n'
-      : 'publish: deferred (ingest measured alone; BENCH_PUBLISH=1 keeps the publish step running)\n',
-  );
+  if (has('ingest')) {
+    console.log(
+      process.env.BENCH_PUBLISH === '1'
+        ? 'ingest store: pipeline on with wrangler.toml settings (it shares the workerd thread with ingest)'
+        : `ingest store: pipeline deferred (${Object.entries(ingestVars)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}; BENCH_PUBLISH=1 keeps it running)`,
+    );
+  }
+  for (const t of pipeline) {
+    console.log(
+      `pipeline store "${t}": ${Object.entries(vars[t])
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')} (the rest as in wrangler.toml)`,
+    );
+  }
+  if (has('freshness'))
+    console.log(`freshness: ${cfg.freshRates.map((r) => fmt(r)).join(' and ')} events/s, GET /v1/status every ${cfg.pollMs} ms`);
+  console.log('');
 
-  await assertPortFree(cfg.floorPort);
-  await assertPortFree(cfg.storePort);
-
-  // The store's catalog tables must exist before its first request.
-  const persist = ['--persist-to', state];
-  const migrate = startWrangler(['d1', 'migrations', 'apply', 'CATALOG', '--local', ...persist], 'migrations');
-  if ((await exited(migrate)) !== 0) throw new Error(`D1 migrations failed; see bench/.out/${stamp}-migrations.log`);
-
+  // ---- servers
+  const servers = {};
+  const persist = (name) => ['--persist-to', join(state, name)];
   const dev = (port, inspector) => [
     'dev',
     '--ip',
@@ -459,96 +612,323 @@ async function main() {
     '--inspector-port',
     String(inspector),
   ];
+  const quiet = (level) => ['--log-level', level, '--show-interactive-dev-session=false'];
+  const plan = [];
+  if (has('ingest')) {
+    plan.push({ name: 'floor', port: cfg.floorPort, args: ['-c', 'bench/floor/wrangler.toml'], up: '/empty', level: 'warn' });
+    plan.push({ name: 'store', port: cfg.storePort, args: varArgs(ingestVars), up: '/openapi.json', level: cfg.storeLog, store: true });
+  }
+  pipeline.forEach((t, i) =>
+    plan.push({ name: t, port: cfg.storePort + 1 + i, args: varArgs(vars[t]), up: '/openapi.json', level: cfg.storeLog, store: true }),
+  );
+  for (const p of plan) await assertPortFree(p.port);
+
+  // Every store's catalog tables must exist before its first request; each has its own state.
+  const migrations = plan
+    .filter((p) => p.store)
+    .map(async (p) => {
+      const m = startWrangler(['d1', 'migrations', 'apply', 'CATALOG', '--local', ...persist(p.name)], `migrations-${p.name}`);
+      if ((await exited(m)) !== 0) throw new Error(`D1 migrations failed; see bench/.out/${stamp}-migrations-${p.name}.log`);
+    });
+  await Promise.all(migrations);
   // --log-level warn: wrangler's per-request log lines would cost the servers CPU the Workers need.
-  const quiet = ['--log-level', 'warn', '--show-interactive-dev-session=false'];
-  const floor = {
-    port: cfg.floorPort,
-    child: startWrangler([...dev(cfg.floorPort, 9290), '-c', 'bench/floor/wrangler.toml', ...persist, ...quiet], 'floor'),
-  };
-  // The ingest bars compare the write path with a Worker that only parses. In production the
-  // publish step runs in other invocations on other machines; under wrangler dev it would share
-  // the one workerd thread with ingest, so it is deferred here (BENCH_PUBLISH=1 keeps it on).
-  const deferPublish = process.env.BENCH_PUBLISH === '1' ? [] : ['--var', 'PUBLISH_DELAY_MS:600000', '--var', 'PUBLISH_MIN_EVENTS:100000'];
-  const store = {
-    port: cfg.storePort,
-    child: startWrangler([...dev(cfg.storePort, 9291), ...persist, ...quiet, ...deferPublish], 'store'),
-  };
-  await Promise.all([
-    waitUntilUp(floor.child, `http://${HOST}:${cfg.floorPort}/empty`, 'floor'),
-    waitUntilUp(store.child, `http://${HOST}:${cfg.storePort}/openapi.json`, 'store'),
-  ]);
+  plan.forEach((p, i) => {
+    servers[p.name] = {
+      port: p.port,
+      child: startWrangler([...dev(p.port, 9290 + i), ...p.args, ...persist(p.name), ...quiet(p.level)], p.name),
+    };
+  });
+  await Promise.all(plan.map((p) => waitUntilUp(servers[p.name].child, `${baseOf(servers[p.name])}${p.up}`, p.name)));
 
   // One real batch first: a store that refuses the bodies should fail here, not after minutes.
-  const probe = bodies({ tag: `probe${Date.now().toString(36)}`, streams: cfg.streams }).batchMaker(cfg.batch, 1)();
-  const res = await fetch(`http://${HOST}:${cfg.storePort}/v1/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: probe,
-  });
-  if (res.status !== 202) throw new Error(`the store answered the probe batch with ${res.status}: ${(await res.text()).slice(0, 500)}`);
-  await res.arrayBuffer();
+  for (const p of plan.filter((x) => x.store)) {
+    const probe = bodies({ tag: `probe${Date.now().toString(36)}`, streams: cfg.streams }).batchMaker(cfg.batch, 1)();
+    const res = await fetch(`${baseOf(servers[p.name])}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: probe,
+    });
+    if (res.status !== 202)
+      throw new Error(`the ${p.name} store answered the probe batch with ${res.status}: ${(await res.text()).slice(0, 500)}`);
+    await res.arrayBuffer();
+  }
 
-  // Runs are interleaved (every scenario once per run) so slow drift (state growing, thermal) hits all alike.
-  const servers = { floor, store };
-  const runs = [];
-  for (let i = 1; i <= cfg.runs; i++) {
-    const run = {};
-    for (const s of SCENARIOS) {
-      const settled = await settle(servers);
-      const r = await runLoad(s, servers);
-      r.settledSeconds = settled;
-      run[s.id] = r;
-      const rate = r.reqPerSec * (s.unit === 'events/s' ? cfg.batch : 1);
-      const trouble =
-        r.requests === 0
-          ? '  !! no answer at all'
-          : r.bad + r.errors > 0
-            ? `  !! ${r.bad} unexpected ${JSON.stringify(r.statusCodes)}, ${r.errors} errors`
-            : '';
+  const problems = [];
+  const results = { stamp, machine, code, config: cfg, vars: { ingest: ingestVars, ...vars } };
+  const print = (title, table) => {
+    console.log(`\n## ${title}\n`);
+    console.log(table);
+  };
+
+  // ---- ingest alone: runs are interleaved (every scenario once per run) so slow drift hits all alike
+  if (has('ingest')) {
+    const runs = [];
+    for (let i = 1; i <= cfg.runs; i++) {
+      const run = {};
+      for (const s of SCENARIOS) {
+        const settled = await settle(servers);
+        const r = await runLoad(s, servers);
+        r.settledSeconds = settled;
+        run[s.id] = r;
+        const rate = r.reqPerSec * (s.unit === 'events/s' ? cfg.batch : 1);
+        progress(`run ${i}/${cfg.runs} ${s.name}: ${fmt(rate)} ${s.unit}, p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms`, r);
+      }
+      runs.push(run);
+    }
+    results.ingest = summariseIngest(SCENARIOS, runs, cfg.batch, BAR);
+    for (const r of Object.values(results.ingest)) {
+      if (r.bad > 0 || r.duplicates > 0 || r.silentRuns > 0) {
+        problems.push(
+          `${r.name}: ${r.bad} unexpected answers or connection errors, ${r.duplicates} duplicate answers, ${r.silentRuns} runs without any answer; ` +
+            `status codes per run ${JSON.stringify(r.statusCodes)}${r.samples.map((s) => `\n  e.g. ${s}`).join('')}`,
+        );
+      }
+    }
+  }
+
+  // What the probes cost the store they watch, measured on an idle one (they share its thread).
+  if (pipeline.length > 0 && (has('freshness') || has('storage'))) {
+    const server = servers[pipeline[0]];
+    await settle(servers);
+    results.probeCost = {
+      status: await probeCost(server, () => status(server), cfg.pollMs),
+      segments: await probeCost(server, () => listSegments(baseOf(server), 'replica'), cfg.segmentWatchMs),
+    };
+  }
+
+  // The as-written Parquet is gathered while the pipeline stores run (compaction retires it).
+  const watchers = has('storage')
+    ? Object.fromEntries(pipeline.map((t) => [t, watchSegments(baseOf(servers[t]), cfg.segmentWatchMs)]))
+    : {};
+  const snapshots = {};
+  /** Everything the storage figures need, taken once the pipeline is drained and compaction settled. */
+  async function snapshot() {
+    for (const t of pipeline) {
+      const base = baseOf(servers[t]);
+      const compaction = await settleCompaction(base);
+      const watch = await watchers[t].stop();
+      const live = await listSegments(base, 'replica');
+      const master = await listSegments(base, 'master');
+      const st = await status(servers[t]);
+      const written = new Map(watchers[t].seen);
+      for (const s of live) if (s.level === 0) written.set(s.key, s);
+      const dir = join(out, `${stamp}-segments`, t);
+      snapshots[t] = {
+        compaction,
+        watch,
+        greenEvents: st.totals.green,
+        allGreen: st.totals.grey === 0 && st.totals.blue === 0,
+        live: await download(base, live, join(dir, 'live')),
+        asWritten: await download(base, [...written.values()], join(dir, 'written')),
+        master,
+      };
       console.error(
-        `run ${i}/${cfg.runs} ${s.name}: ${fmt(rate)} ${s.unit}, p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms, ` +
-          `CPU: load ${fmt(r.loadCpu, 2)}, server ${fmt(r.serverCpu, 2)}, idle server ${fmt(r.otherServerCpu, 2)}, rest ${fmt(r.foreignCpu, 2)}; settled ${fmt(settled, 1)} s before${trouble}`,
+        `storage ${t}: ${live.length} live replica segments, ${written.size} level-0 segments seen (${watch.polls} listings), ` +
+          `${master.length} master segments; compaction ${compaction.settled ? 'settled' : 'still changing'} after ${fmt(compaction.seconds, 1)} s`,
       );
     }
-    runs.push(run);
   }
 
-  const rows = summarise(runs);
-  console.log('');
-  printTable(rows);
+  // ---- freshness: 202 → green at fixed rates, the triggers interleaved
+  if (has('freshness') && pipeline.length > 0) {
+    const cells = [];
+    for (const rate of cfg.freshRates) for (const trigger of pipeline) cells.push({ trigger, rate, runs: [] });
+    for (let i = 1; i <= cfg.runs; i++) {
+      for (const cell of cells) {
+        const settled = await settle(servers);
+        const r = await runFresh(cell.trigger, cell.rate, servers);
+        r.settledSeconds = settled;
+        cell.runs.push(r);
+        const f = r.freshness.perEvent;
+        progress(
+          `run ${i}/${cfg.runs} freshness ${cell.trigger} @ ${fmt(cell.rate)} events/s: achieved ${fmt(r.achievedEventsPerSec)}` +
+            `${keptUp(r) ? '' : ` (NOT kept up: ${r.shed} shed, ${r.maxInFlight} in flight at most)`}, 202 p50 ${fmt(r.latency.p50)} ms, ` +
+            `green p50 ${fmt(f.p50)} p99 ${fmt(f.p99)} max ${fmt(f.max)} ms, drain ${r.drainSeconds === null ? 'NEVER' : `${fmt(r.drainSeconds, 1)} s`}`,
+          { ...r, requests: r.answered },
+          `, status polls every ${fmt(r.polls.interval.p50)} ms answered in ${fmt(r.polls.answer.p50)} ms`,
+        );
+      }
+    }
+    results.freshness = summariseFreshness(cells);
+    for (const r of results.freshness) {
+      r.pass = r.keptUpRuns === r.runs.length && r.greenP99 !== null && r.greenP99 <= FRESH_GOAL.p99Ms && r.bad === 0 && r.neverGreen === 0;
+      if (r.bad > 0 || r.duplicates > 0 || r.neverGreen > 0 || r.undrainedRuns > 0) {
+        problems.push(
+          `freshness ${r.trigger} @ ${fmt(r.rate)} events/s: ${r.bad} unexpected answers, errors or unanswered requests, ${r.duplicates} duplicate answers, ` +
+            `${r.neverGreen} sampled events never seen green, ${r.undrainedRuns} runs whose backlog never drained within ${cfg.drainTimeout} s` +
+            `${r.samples.map((s) => `\n  e.g. ${s}`).join('')}`,
+        );
+      }
+    }
+    if (has('storage')) await snapshot();
+  }
 
-  const bad = Object.values(rows).filter((r) => r.bad > 0 || r.duplicates > 0 || r.silentRuns > 0);
-  if (bad.length > 0) {
-    console.log('\n!!!!!!!! THE BENCHMARK SAW ERRORS: the figures above are not valid !!!!!!!!');
-    for (const r of bad) {
-      console.log(
-        `- ${r.name}: ${r.bad} non-expected answers or connection errors, ${r.duplicates} duplicate answers, ` +
-          `${r.silentRuns} runs without any answer`,
-      );
-      console.log(`  status codes per run: ${JSON.stringify(r.statusCodes)}`);
-      for (const s of r.samples) console.log(`  e.g. ${s}`);
+  // ---- throughput with the pipeline running (closed loop), the triggers interleaved
+  if (has('saturation') && pipeline.length > 0) {
+    const cells = pipeline.map((trigger) => ({ trigger, runs: [] }));
+    for (let i = 1; i <= cfg.runs; i++) {
+      for (const cell of cells) {
+        const settled = await settle(servers);
+        const r = await runSaturation(cell.trigger, servers);
+        r.settledSeconds = settled;
+        cell.runs.push(r);
+        progress(
+          `run ${i}/${cfg.runs} saturation ${cell.trigger}: ${fmt(r.reqPerSec * cfg.batch)} events/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, ` +
+            `green ${fmt(r.greenEventsPerSec)} events/s, backlog ${fmt(r.backlogAtEnd)}, drain ${r.drainSeconds === null ? 'NEVER' : `${fmt(r.drainSeconds, 1)} s`}`,
+          r,
+        );
+      }
+    }
+    results.saturation = summariseSaturation(cells, results.ingest?.batch?.rate ?? null);
+    for (const r of results.saturation) {
+      if (r.bad > 0 || r.duplicates > 0 || r.silentRuns > 0 || r.undrainedRuns > 0) {
+        problems.push(
+          `saturation ${r.trigger}: ${r.bad} unexpected answers or connection errors, ${r.duplicates} duplicate answers, ${r.silentRuns} runs without any answer, ` +
+            `${r.undrainedRuns} runs whose backlog never drained within ${cfg.drainTimeout} s${r.samples.map((s) => `\n  e.g. ${s}`).join('')}`,
+        );
+      }
     }
   }
-  for (const r of Object.values(rows).filter((x) => x.floor)) {
-    console.log(`\nbar: ${r.name} ≥ ${BAR} × ${rows[r.floor].name}: ${r.pass ? 'PASS' : 'FAIL'} (${fmt(r.ratio, 2)})`);
-  }
+  if (has('storage') && pipeline.length > 0 && Object.keys(snapshots).length === 0) await snapshot();
 
+  // ---- the end state of every pipeline store: all green, nothing dead-lettered
+  results.finalStatus = {};
+  for (const t of pipeline) {
+    const st = await status(servers[t]);
+    results.finalStatus[t] = { totals: st.totals, lag: st.lag, deadLetters: st.deadLetters };
+    if (st.totals.grey + st.totals.blue > 0 || st.deadLetters.count > 0) {
+      problems.push(
+        `pipeline store "${t}" did not end all green: totals ${JSON.stringify(st.totals)}, lag ${JSON.stringify(st.lag)}, ` +
+          `${st.deadLetters.count} dead letters ${JSON.stringify(st.deadLetters.latest.slice(0, 3))}`,
+      );
+    }
+  }
+  const logs = Object.fromEntries(plan.filter((p) => p.store).map((p) => [p.name, logTail(p.name)]));
   code.changedDuringRun = srcFingerprint() !== fingerprint;
-  if (code.changedDuringRun) {
-    console.log('\n!!!!!!!! src/ OR wrangler.toml CHANGED DURING THE RUN: wrangler dev may have reloaded the store mid-way !!!!!!!!');
+  await cleanup(); // the servers are done; DuckDB and parquet-size.mjs get the cores to themselves
+
+  // ---- storage: the store's Parquet beside DuckDB's and NDJSON of the same events
+  if (has('storage') && pipeline.length > 0) {
+    results.storage = {};
+    for (const t of pipeline) {
+      const s = snapshots[t];
+      try {
+        const compactMaxRows = Number(tomlVars().COMPACT_MAX_ROWS ?? 50_000);
+        const m = await measureStorage({ ...s, compactMaxRows, work: join(out, `${stamp}-segments`, t, 'duckdb') });
+        for (const set of [m.asWritten, m.compacted, m.fullyCompacted]) set.pass = storagePass(set, m.ndjson.postedPerEvent, STORAGE_GOAL);
+        results.storage[t] = { ...m, compaction: s.compaction, watch: s.watch };
+        if (m.compacted.rows !== s.greenEvents)
+          problems.push(
+            `pipeline store "${t}": the live replica segments hold ${m.compacted.rows} rows, the shards report ${s.greenEvents} green events`,
+          );
+      } catch (err) {
+        results.storage[t] = { error: err.message };
+        problems.push(`storage of "${t}" could not be measured: ${err.message}`);
+      }
+    }
   }
 
+  // ---- bench/parquet-size.mjs: the same bar on generated rows, one shard's 5 k / 20 k / 50 k events
+  if (has('parquet')) {
+    const child = track(fork(join(root, 'bench', 'parquet-size.mjs'), [], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }), false);
+    let text = '';
+    child.stdout.on('data', (c) => (text += c));
+    if ((await exited(child)) !== 0) problems.push('bench/parquet-size.mjs failed (its error is above)');
+    const lines = text.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('| file |'));
+    results.parquetSize = from === -1 ? null : lines.slice(from - 2, lines.indexOf('', from)).join('\n');
+  }
+
+  // ---- report
+  if (results.ingest) print('Ingest (pipeline deferred)', ingestTable(results.ingest, BAR));
+  if (results.freshness) {
+    print(
+      `Freshness: 202 → green at a fixed rate (${cfg.warmup} s warm-up + ${cfg.duration} s measured)`,
+      freshnessTable(results.freshness, FRESH_GOAL),
+    );
+  }
+  if (results.probeCost) {
+    const { status: st, segments: sg } = results.probeCost;
+    console.log(
+      `(the probes share the store's thread: on an idle store, GET /v1/status every ${st.everyMs} ms took ${fmt(st.cores, 2)} cores, answered in ` +
+        `${fmt(st.answerP50, 1)} ms (p50); GET /v1/segments every ${sg.everyMs} ms (as-written Parquet) took ${fmt(sg.cores, 2)} cores, ${fmt(sg.answerP50, 1)} ms)`,
+    );
+  }
+  if (results.saturation) {
+    print(
+      'Throughput with the pipeline running (closed loop, as the ingest batch scenario)',
+      saturationTable(results.saturation, results.ingest?.batch?.rate ?? null),
+    );
+  }
+  if (results.storage)
+    print('Storage: bytes per event of the Parquet written in the freshness runs', storageTable(results.storage, STORAGE_GOAL));
+  if (results.parquetSize) print('Storage on generated rows (bench/parquet-size.mjs)', results.parquetSize);
+
+  console.log('');
+  if (results.ingest) {
+    for (const r of Object.values(results.ingest).filter((x) => x.floor)) {
+      console.log(`bar: ${r.name} ≥ ${BAR} × ${results.ingest[r.floor].name}: ${r.pass ? 'PASS' : 'FAIL'} (${fmt(r.ratio, 2)})`);
+    }
+  }
+  for (const r of (results.freshness ?? []).filter((x) => x.rate === FRESH_GOAL.rate)) {
+    console.log(
+      `goal: p99 202 → green ≤ ${fmt(FRESH_GOAL.p99Ms)} ms at ${fmt(FRESH_GOAL.rate)} events/s, ${r.trigger}: ${r.pass ? 'PASS' : 'FAIL'} ` +
+        `(p99 ${fmt(r.greenP99)} ms; ${r.keptUpRuns}/${r.runs.length} runs kept up the rate)`,
+    );
+  }
+  for (const [t, s] of Object.entries(results.storage ?? {})) {
+    if (s.error) continue;
+    console.log(
+      `goal: Parquet ≤ DuckDB zstd and ≥ ${STORAGE_GOAL.ndjsonRatio}× smaller than NDJSON, ${t}: as written ${s.asWritten.pass ? 'PASS' : 'FAIL'}, ` +
+        `live after compaction ${s.compacted.pass ? 'PASS' : 'FAIL'}, fully compacted ${s.fullyCompacted.pass ? 'PASS' : 'FAIL'}`,
+    );
+  }
+  // Which trigger did better, with the figures: near-equal figures are within this machine's noise.
+  for (const rate of results.freshness ? cfg.freshRates : []) {
+    const rows = results.freshness.filter((r) => r.rate === rate && r.greenP99 !== null).sort((a, b) => a.greenP99 - b.greenP99);
+    if (rows.length < 2) continue;
+    const kept = rows.filter((r) => r.keptUpRuns === r.runs.length).map((r) => r.trigger);
+    console.log(
+      `fresher at ${fmt(rate)} events/s (lower green p99): ${rows[0].trigger} (${rows.map((r) => `${r.trigger} ${fmt(r.greenP99)} ms`).join(' vs ')}; ` +
+        `${kept.length ? `kept up the rate: ${kept.join(', ')}` : 'neither kept up the rate'})`,
+    );
+  }
+  if (results.saturation?.length > 1) {
+    const rows = [...results.saturation].sort((a, b) => b.rate - a.rate);
+    console.log(
+      `more throughput with the pipeline running: ${rows[0].trigger} (${rows.map((r) => `${r.trigger} ${fmt(r.rate)} events/s`).join(' vs ')})`,
+    );
+  }
+  for (const [t, st] of Object.entries(results.finalStatus)) {
+    const { grey, blue, green, red } = st.totals;
+    console.log(
+      `end state of the ${t} store: ${fmt(green)} green, ${fmt(grey)} grey, ${fmt(blue)} blue, ${fmt(red)} red, ${st.deadLetters.count} dead letters`,
+    );
+  }
+
+  if (problems.length > 0) {
+    console.log('\n!!!!!!!! THE BENCHMARK SAW ERRORS: the figures above are not valid !!!!!!!!');
+    for (const p of problems) console.log(`- ${p}`);
+    for (const [name, lines] of Object.entries(logs)) {
+      if (lines.length > 0) console.log(`\nlast lines of bench/.out/${stamp}-${name}.log:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    }
+  }
+  if (code.changedDuringRun) {
+    console.log('\n!!!!!!!! src/ OR wrangler.toml CHANGED DURING THE RUN: wrangler dev may have reloaded the stores mid-way !!!!!!!!');
+  }
+
+  results.problems = problems;
   const file = join(out, `results-${stamp}.json`);
-  writeFileSync(file, JSON.stringify({ stamp, machine, code, config: cfg, bar: BAR, scenarios: rows }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   console.log(`\nresults: ${relative(root, file)}`);
-  return bad.length === 0;
+  return problems.length === 0;
 }
 
 let ok = false;
 try {
   ok = await main();
 } catch (err) {
-  if (!stopping) console.error(`\nbench failed: ${err.message}`);
+  if (!stopping) console.error(`\nbench failed: ${err.stack ?? err.message}`);
 } finally {
   await cleanup();
 }
