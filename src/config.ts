@@ -36,7 +36,6 @@ export interface CompactConfig {
 
 export interface Config {
   limits: WriteLimits;
-  defaultTenant: string;
   defaultShardCount: number;
   trigger: PipelineTrigger;
   publish: PublishConfig;
@@ -46,6 +45,8 @@ export interface Config {
   hotWindowMs: number;
   /** How long a write with ?wait= waits for its colour before answering with what it reached. */
   waitTimeoutMs: number;
+  /** Requests per second an API key may make unless its own rate says otherwise (bursts of twice that). */
+  keyRatePerSecond: number;
 }
 
 function int(vars: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -71,7 +72,6 @@ export function config(env: Env): Config {
     const vars = env as unknown as Record<string, string | undefined>;
     found = {
       limits: readWriteLimits(vars),
-      defaultTenant: vars.DEFAULT_TENANT || 'default',
       defaultShardCount: int(vars, 'DEFAULT_SHARD_COUNT', 8, 1, 1024),
       publish: {
         minEvents: int(vars, 'PUBLISH_MIN_EVENTS', 1000, 1, 100_000),
@@ -92,6 +92,7 @@ export function config(env: Env): Config {
       },
       hotWindowMs: int(vars, 'HOT_WINDOW_MS', 3_600_000, 0, 30 * 86_400_000),
       waitTimeoutMs: int(vars, 'WAIT_TIMEOUT_MS', 10_000, 100, 60_000),
+      keyRatePerSecond: int(vars, 'KEY_RATE_PER_SECOND', 200, 1, 1_000_000),
     };
     cache.set(env, found);
   }

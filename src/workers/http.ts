@@ -24,7 +24,11 @@ const HTTP_TYPES: Record<number, ProblemType> = {
 /** The single error handler: every refusal leaves as a problem document, never an HTML page. */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof ProblemError) {
-    return problemResponse(err, err.status === 503 ? { 'retry-after': '1' } : {});
+    if (err.status === 503) return problemResponse(err, { 'retry-after': '1' });
+    if (err.status === 429) return problemResponse(err, { 'retry-after': String(err.extensions?.retryAfterSeconds ?? 1) });
+    if (err.status === 401 && err.type === 'unauthorized')
+      return problemResponse(err, { 'www-authenticate': 'Bearer realm="event-store"' });
+    return problemResponse(err);
   }
   if (err instanceof HTTPException) {
     const status = err.status;
@@ -110,4 +114,18 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   assertJsonContentType(c.req.header('content-type'));
   return parseJsonBody(await readBodyBytes(c.req.raw, maxBytes));
+}
+
+/**
+ * The OpenAPI apps' answer to a request their schemas refuse: a problem document naming each
+ * offending field, like every other refusal (zod-openapi's own answer is plain JSON).
+ */
+export function refuseInvalid(result: { success: boolean; error?: unknown; target?: string }): void {
+  if (result.success) return;
+  const issues = ((result.error as { issues?: { path: PropertyKey[]; message: string }[] } | undefined)?.issues ?? []).slice(0, 10);
+  const where = result.target === 'json' ? 'body' : (result.target ?? 'request');
+  const detail = issues.length
+    ? issues.map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ')
+    : `the ${where} does not match the schema in /openapi.json`;
+  throw new ProblemError(400, 'invalid-request', detail.slice(0, 1000));
 }
