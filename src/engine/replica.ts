@@ -74,10 +74,21 @@ export function planCompaction(
   return runs;
 }
 
-/** The key of the segment that replaces a run: its seq range, one level above the highest merged. */
+/**
+ * The range of the segment that replaces a run: from the first seq to the last of the ranges the
+ * run's segments were cut from (not of the rows they hold: a range's first or last event may be of
+ * another day), one level above the highest merged.
+ */
+export function compactedRange(run: readonly CompactableSegment[]): { firstSeq: number; lastSeq: number; level: number } {
+  return {
+    firstSeq: Math.min(...run.map((s) => s.firstSeq)),
+    lastSeq: Math.max(...run.map((s) => s.lastSeq)),
+    level: Math.max(...run.map((s) => s.level)) + 1,
+  };
+}
+
+/** The key of the segment that replaces a run (see compactedRange). */
 export function compactedKey(tenant: string, date: string, shard: number, run: readonly CompactableSegment[]): string {
-  const firstSeq = Math.min(...run.map((s) => s.firstSeq));
-  const lastSeq = Math.max(...run.map((s) => s.lastSeq));
-  const level = Math.max(...run.map((s) => s.level)) + 1;
+  const { firstSeq, lastSeq, level } = compactedRange(run);
   return replicaKey(tenant, date, shard, firstSeq, lastSeq, level);
 }

@@ -3,6 +3,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ProblemError, problemDocument, type ProblemType } from '../engine/problem.js';
+import { ConfigError } from '../config.js';
 
 export const PROBLEM_JSON = 'application/problem+json';
 
@@ -34,6 +35,10 @@ export function onError(err: Error, c: Context): Response {
     const status = err.status;
     const type = HTTP_TYPES[status] ?? (status >= 500 ? 'internal' : 'invalid-request');
     return problemResponse(new ProblemError(status, type, err.message || 'the request was refused'));
+  }
+  if (err instanceof ConfigError) {
+    console.error(JSON.stringify({ msg: 'misconfigured', error: err.message }));
+    return problemResponse(new ProblemError(500, 'internal', `the store is misconfigured: ${err.message}; fix it in wrangler.toml`));
   }
   console.error(JSON.stringify({ msg: 'unhandled error', path: c.req.path, error: String(err), stack: err.stack }));
   return problemResponse(new ProblemError(500, 'internal', 'an unexpected error occurred; it was logged'));
