@@ -45,12 +45,15 @@ export interface CompactableSegment {
 /**
  * Chooses the runs of a partition's live segments to merge: consecutive in seq order, each run at
  * least `minSegments` long (so a partition is not rewritten for every new segment) and at most
- * `maxRows` rows, of segments smaller than `maxRows / 2` (a large one is left as it is). Pure, so
- * a retried compaction that sees the same catalog picks the same runs and writes the same keys.
+ * `maxRows` rows, of segments smaller than `maxRows / 2` (a large one is left as it is). With
+ * `tiered` (a day still being written), a run holds segments of one level only, as in a
+ * size-tiered LSM tree: a merged segment waits for `minSegments` peers before it is rewritten, so
+ * each event is rewritten about log_minSegments(n) times, not once per new segment. Pure, so a
+ * retried compaction that sees the same catalog picks the same runs and writes the same keys.
  */
 export function planCompaction(
   segments: readonly CompactableSegment[],
-  options: { minSegments: number; maxRows: number },
+  options: { minSegments: number; maxRows: number; tiered?: boolean },
 ): CompactableSegment[][] {
   const sorted = [...segments].sort((a, b) => a.firstSeq - b.firstSeq || a.lastSeq - b.lastSeq);
   const runs: CompactableSegment[][] = [];
@@ -66,7 +69,7 @@ export function planCompaction(
       close();
       continue;
     }
-    if (rows + segment.rows > options.maxRows) close();
+    if (rows + segment.rows > options.maxRows || (options.tiered && run.length > 0 && run[0]!.level !== segment.level)) close();
     run.push(segment);
     rows += segment.rows;
   }

@@ -25,7 +25,7 @@ export async function compactPartition(env: Env, message: { tenant: string; shar
   const live = await liveSegments(env, message.tenant, { kind: 'replica', date: message.date, shard: message.shard });
   // A day that is over gathers no more segments: merge whatever it has.
   const closed = message.date < utcDate(Date.now() - DAY_MS);
-  const runs = planCompaction(live, { minSegments: closed ? 2 : minSegments, maxRows });
+  const runs = planCompaction(live, { minSegments: closed ? 2 : minSegments, maxRows, tiered: !closed });
   let swapped = 0;
   if (runs.length > 0) ensureParquet();
   for (const run of runs) {
