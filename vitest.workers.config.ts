@@ -13,6 +13,7 @@ export default defineConfig(async () => {
           bindings: {
             TEST_MIGRATIONS: migrations,
             PIPELINE_TRIGGER: 'batch',
+            ADMIN_TOKEN: 'test-admin-token',
             PUBLISH_DELAY_MS: '600000',
             PUBLISH_MIN_EVENTS: '100000',
             PUBLISH_MAX_EVENTS: '5000',

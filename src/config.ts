@@ -36,7 +36,6 @@ export interface CompactConfig {
 
 export interface Config {
   limits: WriteLimits;
-  defaultTenant: string;
   defaultShardCount: number;
   trigger: PipelineTrigger;
   publish: PublishConfig;
@@ -46,6 +45,8 @@ export interface Config {
   hotWindowMs: number;
   /** How long a write with ?wait= waits for its colour before answering with what it reached. */
   waitTimeoutMs: number;
+  /** Requests per second an API key may make unless its own rate says otherwise (bursts of twice that). */
+  keyRatePerSecond: number;
 }
 
 function int(vars: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -63,37 +64,50 @@ function trigger(raw: string | undefined): PipelineTrigger {
   throw new RangeError(`configuration PIPELINE_TRIGGER must be "batch" or "notify", got "${raw}"`);
 }
 
+/** A Worker var out of its bounds: the operator's to fix, said plainly in every answer until fixed. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 const cache = new WeakMap<object, Config>();
 
 export function config(env: Env): Config {
   let found = cache.get(env);
   if (!found) {
-    const vars = env as unknown as Record<string, string | undefined>;
-    found = {
-      limits: readWriteLimits(vars),
-      defaultTenant: vars.DEFAULT_TENANT || 'default',
-      defaultShardCount: int(vars, 'DEFAULT_SHARD_COUNT', 8, 1, 1024),
-      publish: {
-        minEvents: int(vars, 'PUBLISH_MIN_EVENTS', 1000, 1, 100_000),
-        delayMs: int(vars, 'PUBLISH_DELAY_MS', 250, 0, 600_000),
-        maxEvents: int(vars, 'PUBLISH_MAX_EVENTS', 5000, 1, 20_000),
-        redriveMs: int(vars, 'REDRIVE_MS', 30_000, 1000, 3_600_000),
-      },
-      trigger: trigger(vars.PIPELINE_TRIGGER),
-      replicate: {
-        minEvents: int(vars, 'REPLICATE_MIN_EVENTS', 5000, 1, 1_000_000),
-        delayMs: int(vars, 'REPLICATE_DELAY_MS', 1000, 0, 600_000),
-        maxEvents: int(vars, 'REPLICATE_MAX_EVENTS', 20_000, 1, 100_000),
-      },
-      compact: {
-        minSegments: int(vars, 'COMPACT_MIN_SEGMENTS', 8, 2, 1000),
-        maxRows: int(vars, 'COMPACT_MAX_ROWS', 20_000, 2, 200_000),
-        graceMs: int(vars, 'COMPACT_GRACE_MS', 600_000, 0, 86_400_000),
-      },
-      hotWindowMs: int(vars, 'HOT_WINDOW_MS', 3_600_000, 0, 30 * 86_400_000),
-      waitTimeoutMs: int(vars, 'WAIT_TIMEOUT_MS', 10_000, 100, 60_000),
-    };
+    try {
+      found = read(env);
+    } catch (error) {
+      throw error instanceof RangeError ? new ConfigError(error.message) : error;
+    }
     cache.set(env, found);
   }
   return found;
+}
+
+function read(env: Env): Config {
+  const vars = env as unknown as Record<string, string | undefined>;
+  return {
+    limits: readWriteLimits(vars),
+    defaultShardCount: int(vars, 'DEFAULT_SHARD_COUNT', 8, 1, 1024),
+    publish: {
+      minEvents: int(vars, 'PUBLISH_MIN_EVENTS', 1000, 1, 100_000),
+      delayMs: int(vars, 'PUBLISH_DELAY_MS', 250, 0, 600_000),
+      maxEvents: int(vars, 'PUBLISH_MAX_EVENTS', 5000, 1, 20_000),
+      redriveMs: int(vars, 'REDRIVE_MS', 30_000, 1000, 3_600_000),
+    },
+    trigger: trigger(vars.PIPELINE_TRIGGER),
+    replicate: {
+      minEvents: int(vars, 'REPLICATE_MIN_EVENTS', 5000, 1, 1_000_000),
+      delayMs: int(vars, 'REPLICATE_DELAY_MS', 1000, 0, 600_000),
+      maxEvents: int(vars, 'REPLICATE_MAX_EVENTS', 20_000, 1, 100_000),
+    },
+    compact: {
+      minSegments: int(vars, 'COMPACT_MIN_SEGMENTS', 8, 2, 1000),
+      maxRows: int(vars, 'COMPACT_MAX_ROWS', 20_000, 2, 200_000),
+      graceMs: int(vars, 'COMPACT_GRACE_MS', 600_000, 0, 86_400_000),
+    },
+    hotWindowMs: int(vars, 'HOT_WINDOW_MS', 3_600_000, 0, 30 * 86_400_000),
+    waitTimeoutMs: int(vars, 'WAIT_TIMEOUT_MS', 10_000, 100, 60_000),
+    keyRatePerSecond: int(vars, 'KEY_RATE_PER_SECOND', 200, 1, 1_000_000),
+  };
 }

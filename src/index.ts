@@ -3,28 +3,38 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { adminApp } from './workers/admin.js';
-import { notFound, onError } from './workers/http.js';
+import type { App } from './workers/auth.js';
+import { notFound, onError, refuseInvalid } from './workers/http.js';
 import { ingestApp } from './workers/ingest.js';
 import { handleQueue } from './workers/queues.js';
 import { readApp } from './workers/read.js';
+import { webhookApp } from './workers/webhooks.js';
 
 export { Shard } from './durable/shard.js';
 
-const app = new OpenAPIHono<{ Bindings: Env }>();
+const app = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
+app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'An API key (esk_…) bound to one tenant, with scopes write, read, query, admin',
+});
 app.onError(onError);
 app.notFound(notFound);
 
 app.route('/', ingestApp);
 app.route('/', readApp);
 app.route('/', adminApp);
+app.route('/', webhookApp);
 
 app.doc31('/openapi.json', {
   openapi: '3.1.0',
   info: {
     title: 'Edge event store',
     version: '1',
-    description: 'Immutable events in, an append-only log out. Errors are application/problem+json (RFC 9457).',
+    description:
+      'Immutable events in, an append-only log out. Errors are application/problem+json (RFC 9457). Every route but the webhooks takes `Authorization: Bearer <API key>`; a key is bound to one tenant and sees only its events.',
   },
+  security: [{ apiKey: [] }],
 });
 app.get('/docs', swaggerUI({ url: '/openapi.json' }));
 app.get('/', (c) => c.redirect('/docs'));

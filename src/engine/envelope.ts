@@ -68,6 +68,8 @@ export interface PrepareContext {
   newId: (index: number) => string;
   /** The stream named by the route, when there is one. */
   stream?: string;
+  /** What dedupe compares, from the event's id and input; the id itself unless said otherwise. */
+  keyOf?: (id: string, input: EventInput) => string;
 }
 
 /** UTF-8 length without allocating an encoded copy. */
@@ -188,7 +190,7 @@ export function prepareEvents(body: unknown, ctx: PrepareContext): PreparedEvent
     }
     const id = e.id ?? ctx.newId(i);
     prepared[i] = {
-      key: id,
+      key: ctx.keyOf ? ctx.keyOf(id, e) : id,
       id,
       stream,
       type: e.type,

@@ -15,6 +15,12 @@ export type ProblemType =
   | 'not-found'
   | 'method-not-allowed'
   | 'shard-unavailable'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate-limited'
+  | 'invalid-signature'
+  | 'stale-request'
+  | 'webhook-not-configured'
   | 'internal';
 
 export const PROBLEM_BASE = 'https://eventstore.dev/problems/';
@@ -41,6 +47,12 @@ const TITLES: Record<ProblemType, string> = {
   'not-found': 'Not found',
   'method-not-allowed': 'Method not allowed',
   'shard-unavailable': 'Shard unavailable',
+  unauthorized: 'Missing or unknown API key',
+  forbidden: 'The API key lacks the scope',
+  'rate-limited': 'Too many requests',
+  'invalid-signature': 'Invalid webhook signature',
+  'stale-request': 'Request outside the replay window',
+  'webhook-not-configured': 'Webhook source not configured',
   internal: 'Internal error',
 };
 

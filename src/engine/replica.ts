@@ -45,12 +45,15 @@ export interface CompactableSegment {
 /**
  * Chooses the runs of a partition's live segments to merge: consecutive in seq order, each run at
  * least `minSegments` long (so a partition is not rewritten for every new segment) and at most
- * `maxRows` rows, of segments smaller than `maxRows / 2` (a large one is left as it is). Pure, so
- * a retried compaction that sees the same catalog picks the same runs and writes the same keys.
+ * `maxRows` rows, of segments smaller than `maxRows / 2` (a large one is left as it is). With
+ * `tiered` (a day still being written), a run holds segments of one level only, as in a
+ * size-tiered LSM tree: a merged segment waits for `minSegments` peers before it is rewritten, so
+ * each event is rewritten about log_minSegments(n) times, not once per new segment. Pure, so a
+ * retried compaction that sees the same catalog picks the same runs and writes the same keys.
  */
 export function planCompaction(
   segments: readonly CompactableSegment[],
-  options: { minSegments: number; maxRows: number },
+  options: { minSegments: number; maxRows: number; tiered?: boolean },
 ): CompactableSegment[][] {
   const sorted = [...segments].sort((a, b) => a.firstSeq - b.firstSeq || a.lastSeq - b.lastSeq);
   const runs: CompactableSegment[][] = [];
@@ -66,7 +69,7 @@ export function planCompaction(
       close();
       continue;
     }
-    if (rows + segment.rows > options.maxRows) close();
+    if (rows + segment.rows > options.maxRows || (options.tiered && run.length > 0 && run[0]!.level !== segment.level)) close();
     run.push(segment);
     rows += segment.rows;
   }
@@ -74,10 +77,21 @@ export function planCompaction(
   return runs;
 }
 
-/** The key of the segment that replaces a run: its seq range, one level above the highest merged. */
+/**
+ * The range of the segment that replaces a run: from the first seq to the last of the ranges the
+ * run's segments were cut from (not of the rows they hold: a range's first or last event may be of
+ * another day), one level above the highest merged.
+ */
+export function compactedRange(run: readonly CompactableSegment[]): { firstSeq: number; lastSeq: number; level: number } {
+  return {
+    firstSeq: Math.min(...run.map((s) => s.firstSeq)),
+    lastSeq: Math.max(...run.map((s) => s.lastSeq)),
+    level: Math.max(...run.map((s) => s.level)) + 1,
+  };
+}
+
+/** The key of the segment that replaces a run (see compactedRange). */
 export function compactedKey(tenant: string, date: string, shard: number, run: readonly CompactableSegment[]): string {
-  const firstSeq = Math.min(...run.map((s) => s.firstSeq));
-  const lastSeq = Math.max(...run.map((s) => s.lastSeq));
-  const level = Math.max(...run.map((s) => s.level)) + 1;
+  const { firstSeq, lastSeq, level } = compactedRange(run);
   return replicaKey(tenant, date, shard, firstSeq, lastSeq, level);
 }

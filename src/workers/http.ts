@@ -3,6 +3,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ProblemError, problemDocument, type ProblemType } from '../engine/problem.js';
+import { ConfigError } from '../config.js';
 
 export const PROBLEM_JSON = 'application/problem+json';
 
@@ -24,12 +25,20 @@ const HTTP_TYPES: Record<number, ProblemType> = {
 /** The single error handler: every refusal leaves as a problem document, never an HTML page. */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof ProblemError) {
-    return problemResponse(err, err.status === 503 ? { 'retry-after': '1' } : {});
+    if (err.status === 503) return problemResponse(err, { 'retry-after': '1' });
+    if (err.status === 429) return problemResponse(err, { 'retry-after': String(err.extensions?.retryAfterSeconds ?? 1) });
+    if (err.status === 401 && err.type === 'unauthorized')
+      return problemResponse(err, { 'www-authenticate': 'Bearer realm="event-store"' });
+    return problemResponse(err);
   }
   if (err instanceof HTTPException) {
     const status = err.status;
     const type = HTTP_TYPES[status] ?? (status >= 500 ? 'internal' : 'invalid-request');
     return problemResponse(new ProblemError(status, type, err.message || 'the request was refused'));
+  }
+  if (err instanceof ConfigError) {
+    console.error(JSON.stringify({ msg: 'misconfigured', error: err.message }));
+    return problemResponse(new ProblemError(500, 'internal', `the store is misconfigured: ${err.message}; fix it in wrangler.toml`));
   }
   console.error(JSON.stringify({ msg: 'unhandled error', path: c.req.path, error: String(err), stack: err.stack }));
   return problemResponse(new ProblemError(500, 'internal', 'an unexpected error occurred; it was logged'));
@@ -110,4 +119,18 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   assertJsonContentType(c.req.header('content-type'));
   return parseJsonBody(await readBodyBytes(c.req.raw, maxBytes));
+}
+
+/**
+ * The OpenAPI apps' answer to a request their schemas refuse: a problem document naming each
+ * offending field, like every other refusal (zod-openapi's own answer is plain JSON).
+ */
+export function refuseInvalid(result: { success: boolean; error?: unknown; target?: string }): void {
+  if (result.success) return;
+  const issues = ((result.error as { issues?: { path: PropertyKey[]; message: string }[] } | undefined)?.issues ?? []).slice(0, 10);
+  const where = result.target === 'json' ? 'body' : (result.target ?? 'request');
+  const detail = issues.length
+    ? issues.map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ')
+    : `the ${where} does not match the schema in /openapi.json`;
+  throw new ProblemError(400, 'invalid-request', detail.slice(0, 1000));
 }

@@ -8,12 +8,12 @@ import { idempotentIds, systemUuidv7 } from '../engine/ids.js';
 import { invalid } from '../engine/problem.js';
 import { ANY, parseExpectedVersion, type ExpectedVersion } from '../engine/version.js';
 import { config } from '../config.js';
-import { readJsonBody } from './http.js';
+import { cloudEventKey, cloudEventsMode, fromBatchBody, fromBinary, fromStructuredBody } from '../engine/cloudevents.js';
+import { parseJsonBody, readBodyBytes, readJsonBody, refuseInvalid } from './http.js';
 import { appendResponseSchema, problemResponses, writeBodySchema } from './schemas.js';
 import { appendToShards, waitForColour } from './shards.js';
+import { requireScope, type App } from './auth.js';
 import { tenantOf } from './tenant.js';
-
-type App = { Bindings: Env };
 
 const newUuid = systemUuidv7();
 const encoder = new TextEncoder();
@@ -41,12 +41,29 @@ async function ingest(c: Context<App>, stream: string | undefined, expected: Exp
   const { limits } = config(c.env);
   const wait = parseWait(c.req.query('wait'));
   const receivedAt = Date.now();
-  const [body, tenant, newId] = await Promise.all([
-    readJsonBody(c, limits.maxRequestBytes),
-    tenantOf(c),
-    idMinter(c.req.header('idempotency-key')),
-  ]);
-  const events: PreparedEvent[] = prepareEvents(body, { limits, receivedAt, newId, ...(stream === undefined ? {} : { stream }) });
+  const tenant = tenantOf(c);
+  const contentType = c.req.header('content-type');
+  const mode = stream === undefined ? cloudEventsMode(contentType, c.req.header()) : null;
+  const newId = await idMinter(c.req.header('idempotency-key'));
+  let events: PreparedEvent[];
+  if (mode === null) {
+    const body = await readJsonBody(c, limits.maxRequestBytes);
+    events = prepareEvents(body, { limits, receivedAt, newId, ...(stream === undefined ? {} : { stream }) });
+  } else {
+    const bytes = await readBodyBytes(c.req.raw, limits.maxRequestBytes);
+    const inputs =
+      mode === 'binary'
+        ? fromBinary(c.req.header(), contentType, bytes)
+        : mode === 'structured'
+          ? fromStructuredBody(parseJsonBody(bytes))
+          : fromBatchBody(parseJsonBody(bytes));
+    events = prepareEvents(mode === 'batch' ? inputs : inputs[0], {
+      limits,
+      receivedAt,
+      newId,
+      keyOf: (id, e) => cloudEventKey(e.source!, id),
+    });
+  }
   const appended = await appendToShards(c.env, tenant, events, expected, wait !== undefined);
   if (wait === undefined) return c.json({ events: appended }, 202);
   const started = Date.now();
@@ -69,7 +86,25 @@ const accepted = {
   },
 };
 
-export const ingestApp = new OpenAPIHono<App>();
+export const ingestApp = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
+
+/**
+ * The CloudEvents webhook abuse-protection handshake (HTTP 1.1 Web Hooks for Event Delivery, §4):
+ * a sender asks whether it may deliver here before it does. It grants nothing (deliveries still
+ * need a write key), so it is answered without one.
+ */
+ingestApp.options('/v1/events', (c) => {
+  const origin = c.req.header('webhook-request-origin');
+  if (!origin) return c.body(null, 204, { allow: 'POST, OPTIONS' });
+  if (!/^[\x21-\x7e]{1,255}$/.test(origin)) throw invalid('invalid-request', 'WebHook-Request-Origin must be a host name');
+  return c.body(null, 200, {
+    allow: 'POST, OPTIONS',
+    'webhook-allowed-origin': origin,
+    'webhook-allowed-rate': String(config(c.env).keyRatePerSecond * 60),
+  });
+});
+ingestApp.use('/v1/streams/*', requireScope('write'));
+ingestApp.use('/v1/events', requireScope('write'));
 
 ingestApp.openAPIRegistry.registerPath(
   createRoute({
@@ -102,9 +137,9 @@ ingestApp.openAPIRegistry.registerPath(
     tags: ['write'],
     summary: 'Append a batch of up to 1,000 events of many streams',
     description:
-      'The high-throughput path: each event names its `stream`. Events are split by shard and each shard stores its part atomically; the answer comes once every part is durable.',
+      "The high-throughput path: each event names its `stream`. Events are split by shard and each shard stores its part atomically; the answer comes once every part is durable. Also takes CloudEvents 1.0: structured (`application/cloudevents+json`), batch (`application/cloudevents-batch+json`) and binary (`ce-*` headers) modes; a CloudEvent's stream is its `subject` (or its `source` made into a stream name) and `source` + `id` is its dedupe key.",
     request: { query: z.object({ wait: waitParam }), headers: z.object({ 'idempotency-key': z.string().optional() }), body: writeBody },
-    responses: { ...accepted, ...problemResponses(400, 413, 415, 503) },
+    responses: { ...accepted, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
 );
 ingestApp.post('/v1/events', (c) => ingest(c, undefined, ANY));

@@ -2,7 +2,7 @@
 
 import type { MasterSegment } from '../durable/shard.js';
 import { decodeParquet, type ReplicaRow } from '../engine/parquet.js';
-import { compactedKey, planCompaction, utcDate } from '../engine/replica.js';
+import { compactedKey, compactedRange, planCompaction, utcDate } from '../engine/replica.js';
 import { config } from '../config.js';
 import { expiredSegments, liveSegments, markDeleted, registerSegments, swapSegments, type CatalogSegment } from './catalog.js';
 import { readMasterSegment, writeReplica } from './replicator.js';
@@ -25,7 +25,7 @@ export async function compactPartition(env: Env, message: { tenant: string; shar
   const live = await liveSegments(env, message.tenant, { kind: 'replica', date: message.date, shard: message.shard });
   // A day that is over gathers no more segments: merge whatever it has.
   const closed = message.date < utcDate(Date.now() - DAY_MS);
-  const runs = planCompaction(live, { minSegments: closed ? 2 : minSegments, maxRows });
+  const runs = planCompaction(live, { minSegments: closed ? 2 : minSegments, maxRows, tiered: !closed });
   let swapped = 0;
   if (runs.length > 0) ensureParquet();
   for (const run of runs) {
@@ -40,12 +40,7 @@ export async function compactPartition(env: Env, message: { tenant: string; shar
     }
     rows.sort((a, b) => a.seq - b.seq);
     const key = compactedKey(message.tenant, message.date, message.shard, run);
-    const level = Number(/-L(\d+)\.parquet$/.exec(key)?.[1]);
-    const [merged, ...extra] = await writeReplica(
-      env,
-      { tenant: message.tenant, shard: message.shard, firstSeq: rows[0]!.seq, lastSeq: rows[rows.length - 1]!.seq, level },
-      rows,
-    );
+    const [merged, ...extra] = await writeReplica(env, { tenant: message.tenant, shard: message.shard, ...compactedRange(run) }, rows);
     if (!merged || extra.length > 0 || merged.key !== key)
       throw new Error(`compaction of ${message.date} wrote ${merged?.key} and ${extra.length} more, expected ${key}`);
     if (

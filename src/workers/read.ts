@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { COLOURS, type Colour } from '../engine/colour.js';
 import { ProblemError } from '../engine/problem.js';
 import { liveSegments } from './catalog.js';
+import { refuseInvalid } from './http.js';
 import { colourSchema, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
+import { requireScope, type App } from './auth.js';
 import { tenantOf } from './tenant.js';
-
-type App = { Bindings: Env };
 
 const countsSchema = z.record(colourSchema, z.number().int());
 const lagSchema = z
@@ -48,7 +48,10 @@ const statusSchema = z
   })
   .meta({ id: 'Status' });
 
-export const readApp = new OpenAPIHono<App>();
+export const readApp = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
+readApp.use('/v1/status', requireScope('read'));
+readApp.use('/v1/segments', requireScope('read'));
+readApp.use('/v1/segments/*', requireScope('read'));
 
 readApp.openapi(
   createRoute({
@@ -64,7 +67,7 @@ readApp.openapi(
     },
   }),
   async (c) => {
-    const tenant = await tenantOf(c);
+    const tenant = tenantOf(c);
     const now = Date.now();
     const age = (at: number | null) => (at === null ? null : Math.max(0, now - at));
     const [statuses, dead] = await Promise.all([
@@ -148,7 +151,7 @@ readApp.openapi(
     },
   }),
   async (c) => {
-    const tenant = await tenantOf(c);
+    const tenant = tenantOf(c);
     const kind = c.req.valid('query').kind;
     const segments = await liveSegments(c.env, tenant.id, kind ? { kind } : {});
     c.header('cache-control', 'no-store');
@@ -185,7 +188,7 @@ readApp.openAPIRegistry.registerPath(
   }),
 );
 readApp.get('/v1/segments/:key{.+}', async (c) => {
-  const tenant = await tenantOf(c);
+  const tenant = tenantOf(c);
   const key = c.req.param('key');
   const known = await c.env.CATALOG.prepare(`SELECT kind FROM segments WHERE key = ? AND tenant = ? AND state != 'deleted'`)
     .bind(key, tenant.id)

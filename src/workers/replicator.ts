@@ -2,7 +2,7 @@
 
 import type { MasterSegment, StepMessage } from '../durable/shard.js';
 import { encodeParquet, type ReplicaRow } from '../engine/parquet.js';
-import { partitionByDate, replicaKey } from '../engine/replica.js';
+import { partitionByDate, planCompaction, replicaKey } from '../engine/replica.js';
 import { decodeRowSegment, gunzip, SegmentError, segmentChecksum } from '../engine/segment.js';
 import { config } from '../config.js';
 import { liveSegments, registerSegments, type CatalogSegment } from './catalog.js';
@@ -71,8 +71,10 @@ async function requestCompactions(env: Env, tenant: string, shard: number, dates
   const { minSegments, maxRows } = config(env).compact;
   for (const date of dates) {
     const live = await liveSegments(env, tenant, { kind: 'replica', date, shard });
-    const small = live.filter((s) => s.rows * 2 <= maxRows);
-    if (small.length >= minSegments) await env.MAINTAIN_QUEUE.send({ op: 'compact', tenant, shard, date });
+    // Asked only when the plan has work: a message per replicate step would mostly find nothing to do.
+    if (planCompaction(live, { minSegments, maxRows, tiered: true }).length > 0) {
+      await env.MAINTAIN_QUEUE.send({ op: 'compact', tenant, shard, date });
+    }
   }
 }
 

@@ -1,19 +1,29 @@
 // Helpers for integration tests: call the Worker as a client would.
 import { exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
+import { TEST_KEY } from './keys.js';
 
 export const BASE = 'http://store.test';
 
-export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(BASE + path, init));
+export { TEST_KEY } from './keys.js';
+
+/** Calls the Worker with `key` (the default tenant's test key unless null or an Authorization header is given). */
+export function call(path: string, init: RequestInit = {}, key: string | null = TEST_KEY): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (key !== null && !headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
+  return exports.default.fetch(new Request(BASE + path, { ...init, headers }));
 }
 
-export function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return call(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
-  });
+export function post(path: string, body: unknown, headers: Record<string, string> = {}, key: string | null = TEST_KEY): Promise<Response> {
+  return call(
+    path,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    },
+    key,
+  );
 }
 
 export interface Appended {

@@ -165,6 +165,27 @@ describe('compaction', () => {
     await audit(tenant, ids);
   });
 
+  it('compacts a day whose segments were cut from ranges that span several days', async () => {
+    const tenant = freshTenant();
+    const ids: string[] = [];
+    const maintain = recorder();
+    for (let round = 0; round < 8; round++) {
+      ids.push(...(await accept(tenant, events(tenant, 101, round * 101, 2))).map((p) => p.id));
+      await publish(tenant);
+      await replicate(tenant, 1, { MAINTAIN_QUEUE: maintain.queue });
+    }
+    for (const date of ['2026-11-20', '2026-11-21']) {
+      const result = await deliver('maintain', [{ op: 'compact', tenant, shard: 0, date }]);
+      expect(result.retryMessages).toEqual([]);
+    }
+    const live = await liveSegments(env, tenant, { kind: 'replica' });
+    expect(live.map((s) => [s.date, s.level, s.firstSeq, s.lastSeq])).toEqual([
+      ['2026-11-20', 1, 1, 808],
+      ['2026-11-21', 1, 1, 808],
+    ]);
+    await audit(tenant, ids);
+  });
+
   it('swaps nothing when a segment to retire is no longer live', async () => {
     const tenant = freshTenant();
     await accept(tenant, events(tenant, 20));

@@ -49,6 +49,17 @@ describe('planCompaction', () => {
     ]);
   });
 
+  it('with tiered runs, merges only segments of one level, so merged segments wait for peers', () => {
+    const segments = [seg(1, 80, 1), ...Array.from({ length: 9 }, (_, i) => seg(81 + i * 10, 10))];
+    expect(planCompaction(segments, { minSegments: 8, maxRows: 1000, tiered: true }).map((r) => r.map((s) => s.firstSeq))).toEqual([
+      [81, 91, 101, 111, 121, 131, 141, 151, 161],
+    ]);
+    // Not tiered (a closed day): the level-1 segment is merged with the rest.
+    expect(planCompaction(segments, { minSegments: 2, maxRows: 1000 }).map((r) => r.length)).toEqual([10]);
+    const grown = [seg(1, 80, 1), seg(81, 90, 1), ...Array.from({ length: 3 }, (_, i) => seg(171 + i * 10, 10))];
+    expect(planCompaction(grown, { minSegments: 8, maxRows: 1000, tiered: true })).toEqual([]);
+  });
+
   it('names the result by its seq range, one level above what it merged', () => {
     expect(compactedKey('t', '2026-11-26', 2, [seg(1, 10), seg(11, 10, 1)])).toBe(replicaKey('t', '2026-11-26', 2, 1, 20, 2));
   });
@@ -59,7 +70,8 @@ describe('planCompaction', () => {
         fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 60 }),
         fc.integer({ min: 2, max: 10 }),
         fc.integer({ min: 10, max: 2000 }),
-        (sizes, minSegments, maxRows) => {
+        fc.boolean(),
+        (sizes, minSegments, maxRows, tiered) => {
           let next = 1;
           const segments = sizes.map((n) => {
             const s = seg(next, n);
@@ -67,8 +79,8 @@ describe('planCompaction', () => {
             return s;
           });
           const shuffled = [...segments].reverse();
-          const runs = planCompaction(shuffled, { minSegments, maxRows });
-          expect(runs).toEqual(planCompaction(segments, { minSegments, maxRows }));
+          const runs = planCompaction(shuffled, { minSegments, maxRows, tiered });
+          expect(runs).toEqual(planCompaction(segments, { minSegments, maxRows, tiered }));
           const seen = new Set<string>();
           for (const run of runs) {
             expect(run.length).toBeGreaterThanOrEqual(minSegments);
