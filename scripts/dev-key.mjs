@@ -1,6 +1,10 @@
 // Part of `npm start`: makes sure the local catalog has the default tenant and a development key
 // with every scope, and prints the key, so the first request works. The key is kept in
 // .wrangler/dev-key (git-ignored, like the rest of the local state) and reused on later starts.
+// Tools that start their own store (bench, durability) run it with `--persist-to DIR --print-key`,
+// which prints the key alone.
+// Tools that start their own store (bench, durability) run it with `--persist-to DIR --print-key`,
+// which prints the key alone.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -26,6 +30,9 @@ if (known.length === 0) {
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(file, key + '\n', { mode: 0o600 });
 }
-console.log(
-  `\nDevelopment API key of tenant "${tenant}" (every scope; in ${file}):\n\n  export EVENT_STORE_KEY=${key}\n  curl -H "authorization: Bearer $EVENT_STORE_KEY" localhost:8787/v1/status\n`,
-);
+if (process.argv.includes('--print-key')) console.log(key);
+else {
+  console.log(
+    `\nDevelopment API key of tenant "${tenant}" (every scope; in ${file}):\n\n  export EVENT_STORE_KEY=${key}\n  curl -H "authorization: Bearer $EVENT_STORE_KEY" localhost:8787/v1/status\n`,
+  );
+}
