@@ -2,6 +2,7 @@
 // signed with the platforms' tools, stored once, refused when the signature or the time is wrong.
 import { sign } from '@octokit/webhooks-methods';
 import * as ed from '@noble/ed25519';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { call, post, problem } from './helpers.js';
 
@@ -112,4 +113,68 @@ describe('webhooks', () => {
       expect(res.status).toBeLessThan(500);
     }
   });
+
+  it('answers fuzzed deliveries to every platform with 4xx only, and stores none of them', async () => {
+    const urls = [
+      await source('github', { secret: 's' }),
+      await source('slack', { secret: 's' }),
+      await source('meta', { secret: 's', verifyToken: 'vt' }),
+      await source('x', { secret: 's' }),
+      await source('discord', { publicKey: 'ab'.repeat(32) }),
+      await source('stripe', { secret: 'whsec_s' }),
+      await source('standard', { secret: 'whsec_c2VjcmV0' }),
+    ];
+    const headerNames = [
+      'x-hub-signature-256',
+      'x-github-event',
+      'x-github-delivery',
+      'x-slack-signature',
+      'x-slack-request-timestamp',
+      'x-twitter-webhooks-signature',
+      'x-signature-ed25519',
+      'x-signature-timestamp',
+      'stripe-signature',
+      'webhook-id',
+      'webhook-timestamp',
+      'webhook-signature',
+      'content-type',
+    ];
+    const before = await (await call('/v1/status')).json();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...urls),
+        fc.constantFrom('GET', 'POST'),
+        fc.dictionary(
+          fc.constantFrom(...headerNames),
+          fc.oneof(fc.string(), fc.constant('sha256=00'), fc.constant('t=1,v1=00'), fc.constant('v1,AAAA')),
+        ),
+        fc.oneof(fc.string(), fc.json(), fc.constant('{"type":1}'), fc.constant('{"type":"url_verification","challenge":"x"}')),
+        fc.dictionary(fc.constantFrom('hub.mode', 'hub.verify_token', 'hub.challenge', 'crc_token'), fc.string()),
+        async (url, method, headers, body, query) => {
+          const qs = new URLSearchParams(query).toString();
+          let res: Response;
+          try {
+            res = await call(`${url}${qs ? `?${qs}` : ''}`, { method, headers, body: method === 'POST' ? body : undefined }, null);
+          } catch (error) {
+            expect(String(error)).toMatch(/header|invalid/i); // not a valid HTTP request at all
+            return;
+          }
+          if (res.status === 200) {
+            // The X CRC answers any crc_token by design (it signs the token, never a body); nothing is stored.
+            expect([url.includes('/x-'), method, await res.clone().text()]).toEqual([
+              true,
+              'GET',
+              expect.stringMatching(/^\{"response_token":"sha256=/),
+            ]);
+            return;
+          }
+          expect(res.status, await res.clone().text()).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          if (res.status !== 405) expect(res.headers.get('content-type')).toBe('application/problem+json');
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(await (await call('/v1/status')).json()).toMatchObject({ totals: (before as { totals: unknown }).totals });
+  }, 60_000);
 });
