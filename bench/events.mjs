@@ -6,6 +6,7 @@
 // byte writes). Every request gets new ids, so the store never answers "duplicate".
 
 import { Buffer } from 'node:buffer';
+import { createHmac, randomUUID } from 'node:crypto';
 
 /** Placeholder for the per-request counter inside an id; 12 digits = 10^12 requests. */
 const ID_MARK = '@@@@@@@@@@@@';
@@ -155,6 +156,154 @@ function template(jsons, wrapArray) {
   return { bytes, events };
 }
 
+// ---- GitHub deliveries ---------------------------------------------------------------------------
+
+const ORGS = ['acme', 'octo-labs', 'northwind', 'globex', 'initech', 'umbrella-dev', 'hooli', 'stark-ind'];
+const LABELS = [
+  ['bug', 'd73a4a'],
+  ['enhancement', 'a2eeef'],
+  ['documentation', '0075ca'],
+  ['good first issue', '7057ff'],
+  ['question', 'd876e3'],
+];
+
+/** A base64 GraphQL node id of the shape GitHub sends (`MDU6SXNzdWU…`), from the PRNG. */
+const nodeId = (r, kind) => Buffer.from(`0${kind.length}:${kind}${Math.floor(r() * 1e10)}`).toString('base64');
+
+/** A GitHub user object as webhook payloads carry it, without the API URLs. */
+function githubUser(r) {
+  const login = `${pick(r, FIRST)}${pick(r, LAST)}${Math.floor(r() * 100)}`.toLowerCase();
+  const id = 1_000_000 + Math.floor(r() * 90_000_000);
+  return {
+    login,
+    id,
+    node_id: nodeId(r, 'User'),
+    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
+    html_url: `https://github.com/${login}`,
+    type: 'User',
+    site_admin: false,
+  };
+}
+
+const ghTime = (t) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * An `issue_comment` / `created` delivery as GitHub sends it (the shape of @octokit/webhooks-examples'
+ * example, without most of the API URLs that make a real one ~10–14 KB): 2.4–3 KB. The repository
+ * is `<org>/repo-NNNNNN` (the stream placeholder: the store files the event under
+ * `github/<org>/repo-NNNNNN`) and the comment id carries the counter placeholder.
+ */
+function githubCommentJson(r) {
+  const org = pick(r, ORGS);
+  const repo = `repo-${STREAM_MARK}`;
+  const full = `${org}/${repo}`;
+  const number = 1 + Math.floor(r() * 3000);
+  const t = Date.UTC(2026, 10, 1) + Math.floor(r() * 86_400_000);
+  const author = githubUser(r);
+  const commenter = r() < 0.3 ? author : githubUser(r);
+  const owner = { ...githubUser(r), login: org, type: 'Organization', html_url: `https://github.com/${org}` };
+  const labels = Array.from({ length: Math.floor(r() * 3) }, () => {
+    const [name, color] = pick(r, LABELS);
+    return {
+      id: Math.floor(r() * 1e10),
+      node_id: nodeId(r, 'Label'),
+      url: `https://api.github.com/repos/${full}/labels/${encodeURIComponent(name)}`,
+      name,
+      color,
+      default: r() < 0.5,
+      description: null,
+    };
+  });
+  const commentId = `1${ID_MARK}`; // a JSON number: 13 digits, the counter in the last 12
+  const payload = {
+    action: 'created',
+    issue: {
+      url: `https://api.github.com/repos/${full}/issues/${number}`,
+      html_url: `https://github.com/${full}/issues/${number}`,
+      id: Math.floor(r() * 3e9),
+      node_id: nodeId(r, 'Issue'),
+      number,
+      title: sentence(r, 4, 10),
+      user: author,
+      labels,
+      state: 'open',
+      locked: false,
+      assignee: null,
+      assignees: [],
+      milestone: null,
+      comments: Math.floor(r() * 40),
+      created_at: ghTime(t - 86_400_000 * Math.floor(r() * 30)),
+      updated_at: ghTime(t),
+      closed_at: null,
+      author_association: pick(r, ['OWNER', 'MEMBER', 'CONTRIBUTOR', 'NONE']),
+      body: sentence(r, 10, 30),
+    },
+    comment: {
+      url: `https://api.github.com/repos/${full}/issues/comments/${commentId}`,
+      html_url: `https://github.com/${full}/issues/${number}#issuecomment-${commentId}`,
+      id: commentId,
+      node_id: nodeId(r, 'IssueComment'),
+      user: commenter,
+      created_at: ghTime(t),
+      updated_at: ghTime(t),
+      author_association: pick(r, ['OWNER', 'MEMBER', 'CONTRIBUTOR', 'NONE']),
+      body: sentence(r, 6, 24),
+    },
+    repository: {
+      id: Math.floor(r() * 9e8),
+      node_id: nodeId(r, 'Repository'),
+      name: repo,
+      full_name: full,
+      private: r() < 0.3,
+      owner,
+      html_url: `https://github.com/${full}`,
+      description: sentence(r, 2, 6),
+      fork: false,
+      url: `https://api.github.com/repos/${full}`,
+      created_at: ghTime(t - 86_400_000 * 400),
+      updated_at: ghTime(t - 3_600_000),
+      pushed_at: ghTime(t - 600_000),
+      stargazers_count: Math.floor(r() ** 3 * 5000),
+      language: pick(r, ['TypeScript', 'Go', 'Rust', 'Python', null]),
+      open_issues_count: Math.floor(r() * 200),
+      default_branch: 'main',
+    },
+    sender: commenter,
+  };
+  // The comment id is a number in GitHub's payloads: unquote the placeholder.
+  return JSON.stringify(payload).replace(`"${commentId}"`, commentId);
+}
+
+/**
+ * Signed GitHub deliveries for POST /v1/webhooks/{source}: `count` templates of one issue comment
+ * each, filled per request (comment id from the counter, repository number at random over
+ * `streams`) and signed with the source's secret (HMAC-SHA256 of the body, ~2 µs). Every request
+ * gets a new X-GitHub-Delivery (a UUID, as GitHub's): the store's event id, so nothing is a duplicate.
+ */
+export function githubDeliveries({ tag, secret, streams = 10_000, seed = 42, count = 64 }) {
+  const make = bodies({ tag, streams, seed });
+  const tpls = Array.from({ length: count }, () => template([githubCommentJson(make.r)], false));
+  let k = 0;
+  return {
+    /** Mean body bytes of the templates. */
+    bytes: tpls.reduce((n, t) => n + t.bytes.length, 0) / tpls.length,
+    next() {
+      const body = make.fill(tpls[k++ % tpls.length]).buf;
+      return {
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'GitHub-Hookshot/044aadd',
+          'x-github-event': 'issue_comment',
+          'x-github-delivery': randomUUID(),
+          'x-github-hook-id': '471230999',
+          'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+        },
+      };
+    },
+  };
+}
+
 /**
  * Makes body factories. `tag` must differ between load processes (ids are `<tag>-<counter>-<i>`),
  * `streams` is how many post/group numbers the random streams are drawn from.
@@ -178,6 +327,9 @@ export function bodies({ tag, streams = 10_000, seed = 42 }) {
   };
 
   return {
+    /** The PRNG of the bodies and the filler of a template, for other body shapes (githubDeliveries). */
+    r,
+    fill,
     /** `count` pre-built batches of `size` events of many streams (for POST /v1/events and /parse). */
     batchMaker(size, count = 8) {
       const tpls = Array.from({ length: count }, () =>

@@ -23,8 +23,9 @@
 // triggers differ in.
 //
 // After the load stops the poller goes on until no event is grey or blue (the drain time) or
-// `drainTimeout` passes. Input: a JSON spec in argv[2]. Output over IPC: { phase: 'measuring' },
-// { phase: 'loaded' } when the measured window ends, then { phase: 'done', result }.
+// `drainTimeout` passes. Input: a JSON spec in argv[2] (`key`: the store's API key, sent with every
+// write and poll). Output over IPC: { phase: 'measuring' }, { phase: 'loaded' } when the measured
+// window ends, then { phase: 'done', result }.
 
 /* global AbortSignal -- Node's global; eslint.config.js lists only a few for bench/ */
 import { Buffer } from 'node:buffer';
@@ -33,7 +34,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { bodies } from './events.mjs';
 
 const spec = JSON.parse(process.argv[2]);
-const { url, rate, batch, streams, duration, warmup, pollMs, connections, drainTimeout, seed } = spec;
+const { url, key, rate, batch, streams, duration, warmup, pollMs, connections, drainTimeout, seed } = spec;
+const AUTH = { authorization: `Bearer ${key}` };
 
 /** Wall-clock milliseconds with sub-millisecond precision (monotonic within this process). */
 const now = () => performance.timeOrigin + performance.now();
@@ -49,7 +51,7 @@ let lastStatus = null;
 async function pollOnce() {
   const sent = now();
   try {
-    const res = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${url}/v1/status`, { headers: AUTH, signal: AbortSignal.timeout(10_000) });
     const text = await res.text();
     const at = now();
     if (res.status !== 200) throw new Error(`${res.status} ${text.slice(0, 300)}`);
@@ -122,7 +124,7 @@ function send(due, measured) {
   const req = request(target, {
     method: 'POST',
     agent,
-    headers: { 'content-type': 'application/json', 'content-length': body.length },
+    headers: { 'content-type': 'application/json', 'content-length': body.length, ...AUTH },
   });
   // The socket may be assigned later than due when all are busy: that is the store falling behind.
   req.on('socket', () => (load.maxSendDelay = Math.max(load.maxSendDelay, now() - due)));

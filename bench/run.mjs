@@ -2,7 +2,10 @@
 //
 // Starts `wrangler dev` servers on loopback, each on fresh local state: the floor Worker of
 // bench/floor/, the store with its pipeline deferred (ingest measured alone), and the store once per
-// pipeline trigger (PIPELINE_TRIGGER=notify / batch). Drives each scenario from a separate process
+// pipeline trigger (PIPELINE_TRIGGER=notify / batch). Each store gets its D1 migrations and then
+// scripts/dev-key.mjs (the tenant `default` and a key with every scope and no practical rate limit),
+// and every request to a store carries that key; the ingest store also gets a GitHub webhook source.
+// Drives each scenario from a separate process
 // (bench/load.mjs: autocannon closed loop; bench/fresh.mjs: fixed rate + 202 → green probe), measures
 // the Parquet the store wrote (bench/storage.mjs, DuckDB), and prints the medians of several runs
 // beside the references measured in the same run (bench/report.mjs). Every server it starts is
@@ -10,14 +13,14 @@
 
 /* global AbortSignal -- Node's global; eslint.config.js lists only a few for bench/ */
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { bodies } from './events.mjs';
+import { bodies, githubDeliveries } from './events.mjs';
 import {
   fmt,
   freshnessTable,
@@ -83,6 +86,14 @@ const SCENARIOS = [
     name: 'store: POST /v1/streams/{stream}/events, 1 event',
     server: 'store',
     kind: 'single',
+    unit: 'req/s',
+    floor: 'empty',
+  },
+  {
+    id: 'webhook',
+    name: `store: POST /v1/webhooks/{source}, 1 signed GitHub delivery (~${(githubDeliveries({ tag: 'size', secret: 'size' }).bytes / 1024).toFixed(1)} KB)`,
+    server: 'store',
+    kind: 'webhook',
     unit: 'req/s',
     floor: 'empty',
   },
@@ -383,13 +394,21 @@ function runChild(script, spec, target, servers, hooks = {}) {
 }
 
 /** One warm-up + measured closed-loop run of an ingest scenario (load.mjs, autocannon). */
-const runLoad = (scenario, servers) =>
-  runChild('load.mjs', { url: baseOf(servers[scenario.server]), kind: scenario.kind, ...cfg }, scenario.server, servers);
+function runLoad(scenario, servers) {
+  const server = servers[scenario.server];
+  const spec = { url: baseOf(server), key: server.key, kind: scenario.kind, ...cfg };
+  if (scenario.kind === 'webhook') spec.webhook = server.webhook;
+  return runChild('load.mjs', spec, scenario.server, servers);
+}
 
 const baseOf = (server) => `http://${HOST}:${server.port}`;
+/** A store as bench/storage.mjs takes it: its origin and its API key. */
+const storeOf = (server) => ({ base: baseOf(server), key: server.key });
+/** The headers of a request to a store: its dev key (the floor needs none). */
+const authOf = (server) => (server.key ? { authorization: `Bearer ${server.key}` } : {});
 
 async function status(server) {
-  const res = await fetch(`${baseOf(server)}/v1/status`, { signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${baseOf(server)}/v1/status`, { headers: authOf(server), signal: AbortSignal.timeout(60_000) });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`GET /v1/status answered ${res.status}: ${text.slice(0, 300)}`);
   return { ...JSON.parse(text), receivedAt: performance.now() };
@@ -435,6 +454,7 @@ let seedCounter = 1000;
 function runFresh(trigger, rate, servers) {
   const spec = {
     url: baseOf(servers[trigger]),
+    key: servers[trigger].key,
     rate: rate / cfg.batch,
     batch: cfg.batch,
     streams: cfg.streams,
@@ -460,7 +480,7 @@ async function runSaturation(trigger, servers) {
   let loadedAt = 0;
   const r = await runChild(
     'load.mjs',
-    { url: baseOf(server), kind: 'batch', ...cfg, templates: 512, seed: seedCounter++ },
+    { url: baseOf(server), key: server.key, kind: 'batch', ...cfg, templates: 512, seed: seedCounter++ },
     trigger,
     servers,
     {
@@ -481,6 +501,67 @@ async function runSaturation(trigger, servers) {
     drainSeconds: drained,
   };
 }
+
+// ---- the stores' keys and webhook source ------------------------------------------------------
+
+/**
+ * scripts/dev-key.mjs on a store's state (after its migrations, before wrangler dev starts on it):
+ * creates the tenant `default` (8 shards) and a key with every scope and a rate limit of 1,000,000
+ * requests/s, and prints the key alone. Its own process group, so cleanup() also ends the
+ * `wrangler d1 execute` it runs.
+ */
+async function devKey(name) {
+  const log = `devkey-${name}`;
+  const fd = openSync(join(out, `${stamp}-${log}.log`), 'a');
+  const child = track(
+    spawn(process.execPath, [join(root, 'scripts', 'dev-key.mjs'), '--persist-to', join(state, name), '--print-key'], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', fd],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    }),
+    true,
+  );
+  let text = '';
+  child.stdout.on('data', (c) => (text += c));
+  const code = await exited(child);
+  const key = text.trim().split('\n').at(-1)?.trim() ?? '';
+  if (code !== 0 || !/^esk_\S+$/.test(key)) {
+    throw new Error(`scripts/dev-key.mjs for the ${name} store failed (exit ${code}); see bench/.out/${stamp}-${log}.log`);
+  }
+  return key;
+}
+
+/**
+ * Creates a GitHub webhook source on the store (POST /v1/admin/sources with its admin key) and sends
+ * one signed delivery through it, which must be stored (200, not a duplicate). Answers what load.mjs
+ * needs: { path, secret }.
+ */
+async function githubSource(server) {
+  const secret = randomBytes(32).toString('hex');
+  const res = await fetch(`${baseOf(server)}/v1/admin/sources`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authOf(server) },
+    body: JSON.stringify({ platform: 'github', secrets: { secret } }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`POST /v1/admin/sources answered ${res.status}: ${text.slice(0, 500)}`);
+  const { url: path } = JSON.parse(text);
+  const probe = githubDeliveries({ tag: `probe${Date.now().toString(36)}`, secret, streams: cfg.streams }).next();
+  const delivered = await fetch(`${baseOf(server)}${path}`, {
+    method: 'POST',
+    headers: probe.headers,
+    body: probe.body,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const answer = await delivered.text();
+  if (delivered.status !== 200 || !answer.includes('"duplicate":false')) {
+    throw new Error(`the store answered a signed GitHub delivery to ${path} with ${delivered.status}: ${answer.slice(0, 500)}`);
+  }
+  return { path, secret };
+}
+
 // ---- what was measured ----------------------------------------------------------------------
 
 /** The commit, and whether src/ differs from it: the figures belong to that code. */
@@ -631,27 +712,32 @@ async function main() {
       if ((await exited(m)) !== 0) throw new Error(`D1 migrations failed; see bench/.out/${stamp}-migrations-${p.name}.log`);
     });
   await Promise.all(migrations);
+  // Then, as `npm start` does, the tenant `default` and a key with every scope (rate 1,000,000/s):
+  // every request to a store carries it. Other keys default to 200 req/s, far below these loads.
+  const keys = Object.fromEntries(await Promise.all(plan.filter((p) => p.store).map(async (p) => [p.name, await devKey(p.name)])));
   // --log-level warn: wrangler's per-request log lines would cost the servers CPU the Workers need.
   plan.forEach((p, i) => {
     servers[p.name] = {
       port: p.port,
+      key: keys[p.name] ?? null,
       child: startWrangler([...dev(p.port, 9290 + i), ...p.args, ...persist(p.name), ...quiet(p.level)], p.name),
     };
   });
   await Promise.all(plan.map((p) => waitUntilUp(servers[p.name].child, `${baseOf(servers[p.name])}${p.up}`, p.name)));
 
-  // One real batch first: a store that refuses the bodies should fail here, not after minutes.
+  // One real batch first: a store that refuses the bodies (or the key) should fail here, not after minutes.
   for (const p of plan.filter((x) => x.store)) {
     const probe = bodies({ tag: `probe${Date.now().toString(36)}`, streams: cfg.streams }).batchMaker(cfg.batch, 1)();
     const res = await fetch(`${baseOf(servers[p.name])}/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authOf(servers[p.name]) },
       body: probe,
     });
-    if (res.status !== 202)
-      throw new Error(`the ${p.name} store answered the probe batch with ${res.status}: ${(await res.text()).slice(0, 500)}`);
-    await res.arrayBuffer();
+    const text = await res.text();
+    if (res.status !== 202) throw new Error(`the ${p.name} store answered the probe batch with ${res.status}: ${text.slice(0, 500)}`);
   }
+  // The webhook scenario's GitHub source on the ingest store, and one signed delivery through it.
+  if (has('ingest')) servers.store.webhook = await githubSource(servers.store);
 
   const problems = [];
   const results = { stamp, machine, code, config: cfg, vars: { ingest: ingestVars, ...vars } };
@@ -692,23 +778,23 @@ async function main() {
     await settle(servers);
     results.probeCost = {
       status: await probeCost(server, () => status(server), cfg.pollMs),
-      segments: await probeCost(server, () => listSegments(baseOf(server), 'replica'), cfg.segmentWatchMs),
+      segments: await probeCost(server, () => listSegments(storeOf(server), 'replica'), cfg.segmentWatchMs),
     };
   }
 
   // The as-written Parquet is gathered while the pipeline stores run (compaction retires it).
   const watchers = has('storage')
-    ? Object.fromEntries(pipeline.map((t) => [t, watchSegments(baseOf(servers[t]), cfg.segmentWatchMs)]))
+    ? Object.fromEntries(pipeline.map((t) => [t, watchSegments(storeOf(servers[t]), cfg.segmentWatchMs)]))
     : {};
   const snapshots = {};
   /** Everything the storage figures need, taken once the pipeline is drained and compaction settled. */
   async function snapshot() {
     for (const t of pipeline) {
-      const base = baseOf(servers[t]);
-      const compaction = await settleCompaction(base);
+      const store = storeOf(servers[t]);
+      const compaction = await settleCompaction(store);
       const watch = await watchers[t].stop();
-      const live = await listSegments(base, 'replica');
-      const master = await listSegments(base, 'master');
+      const live = await listSegments(store, 'replica');
+      const master = await listSegments(store, 'master');
       const st = await status(servers[t]);
       const written = new Map(watchers[t].seen);
       for (const s of live) if (s.level === 0) written.set(s.key, s);
@@ -718,8 +804,8 @@ async function main() {
         watch,
         greenEvents: st.totals.green,
         allGreen: st.totals.grey === 0 && st.totals.blue === 0,
-        live: await download(base, live, join(dir, 'live')),
-        asWritten: await download(base, [...written.values()], join(dir, 'written')),
+        live: await download(store, live, join(dir, 'live')),
+        asWritten: await download(store, [...written.values()], join(dir, 'written')),
         master,
       };
       console.error(

@@ -22,20 +22,24 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeParquet, encodeParquet, initParquet } from '../src/engine/parquet.ts';
 
-async function getJson(url) {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+/** What the functions here take for a store: its origin and its API key (GET /v1/segments needs "read"). */
+const auth = (store) => ({ authorization: `Bearer ${store.key}` });
+
+async function getJson(store, path) {
+  const url = `${store.base}${path}`;
+  const res = await fetch(url, { headers: auth(store), signal: AbortSignal.timeout(30_000) });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text);
 }
 
-export const listSegments = async (base, kind) => (await getJson(`${base}/v1/segments?kind=${kind}`)).segments;
+export const listSegments = async (store, kind) => (await getJson(store, `/v1/segments?kind=${kind}`)).segments;
 
 /**
  * Lists a store's replica segments every `everyMs` until stopped; keeps every level-0 segment seen
  * (the replicate step's output, before compaction retires it).
  */
-export function watchSegments(base, everyMs) {
+export function watchSegments(store, everyMs) {
   const seen = new Map();
   let running = true;
   let polls = 0;
@@ -44,7 +48,7 @@ export function watchSegments(base, everyMs) {
     while (running) {
       const started = performance.now();
       try {
-        for (const s of await listSegments(base, 'replica')) if (s.level === 0) seen.set(s.key, s);
+        for (const s of await listSegments(store, 'replica')) if (s.level === 0) seen.set(s.key, s);
         polls++;
       } catch {
         errors++; // a slow answer under load; the next listing catches up
@@ -63,11 +67,11 @@ export function watchSegments(base, everyMs) {
 }
 
 /** Downloads segments (GET /v1/segments/<key>) into `dir`; answers them with their local file. */
-export async function download(base, segments, dir) {
+export async function download(store, segments, dir) {
   mkdirSync(dir, { recursive: true });
   const files = [];
   for (const s of segments) {
-    const res = await fetch(`${base}/v1/segments/${s.key}`, { signal: AbortSignal.timeout(60_000) });
+    const res = await fetch(`${store.base}/v1/segments/${s.key}`, { headers: auth(store), signal: AbortSignal.timeout(60_000) });
     const bytes = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200) throw new Error(`GET /v1/segments/${s.key} answered ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
     if (bytes.length !== s.bytes) throw new Error(`segment ${s.key} has ${bytes.length} bytes, the catalog says ${s.bytes}`);
@@ -82,12 +86,12 @@ export async function download(base, segments, dir) {
  * Waits until the store's live replica segments stop changing (compaction settled): the listing
  * must be the same `stableFor` times in a row, `everyMs` apart, or `timeoutMs` passes.
  */
-export async function settleCompaction(base, { everyMs = 1000, stableFor = 3, timeoutMs = 60_000 } = {}) {
+export async function settleCompaction(store, { everyMs = 1000, stableFor = 3, timeoutMs = 60_000 } = {}) {
   const started = performance.now();
   let last = '';
   let same = 0;
   while (performance.now() - started < timeoutMs) {
-    const keys = (await listSegments(base, 'replica')).map((s) => s.key).join('\n');
+    const keys = (await listSegments(store, 'replica')).map((s) => s.key).join('\n');
     same = keys === last ? same + 1 : 0;
     last = keys;
     if (same >= stableFor) return { settled: true, seconds: (performance.now() - started) / 1000 };

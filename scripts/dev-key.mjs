@@ -3,8 +3,6 @@
 // .wrangler/dev-key (git-ignored, like the rest of the local state) and reused on later starts.
 // Tools that start their own store (bench, durability) run it with `--persist-to DIR --print-key`,
 // which prints the key alone.
-// Tools that start their own store (bench, durability) run it with `--persist-to DIR --print-key`,
-// which prints the key alone.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';

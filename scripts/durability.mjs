@@ -5,7 +5,9 @@
 // restart it on the same local state, let it drain: acknowledged count = distinct ids in the replica =
 // distinct ids in the master, nothing doubled."
 //
-//   1. wrangler dev on a fresh state directory and a free port;
+//   1. wrangler dev on a fresh state directory and a free port, after the D1 migrations and
+//      scripts/dev-key.mjs (the tenant "default" and a key with every scope, as `npm start`); every
+//      request carries that key;
 //   2. --writers concurrent writers post 100-event batches of unique ids to POST /v1/events. Every id
 //      of a 202 answer is "acknowledged"; every id of a request that failed or got no answer after it
 //      was sent is "maybe" (it may or may not be stored, but never twice). A refused connection sent
@@ -153,16 +155,16 @@ function makeBatch(run, writer, n) {
 }
 
 /** One POST; returns 'acked', 'refused' (nothing sent) or 'failed' (sent, outcome unknown). */
-async function send(url, batch) {
+async function send(store, batch) {
   for (const id of batch.ids) book.sent.add(id);
   book.requests++;
   inFlight++;
   let res;
   let text;
   try {
-    res = await fetch(`${url}/v1/events`, {
+    res = await fetch(`${store.url}/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${store.key}` },
       body: batch.body,
       signal: AbortSignal.timeout(30_000),
     });
@@ -215,14 +217,14 @@ async function send(url, batch) {
   return 'acked';
 }
 
-async function writer(url, run, w) {
+async function writer(store, run, w) {
   let n = 0;
   let pending = null; // refused: nothing was sent, send the same batch when the store is back
   while (writing) {
     let batch = pending;
     if (!batch && up && resendQueue.length > 0) batch = resendQueue.shift();
     if (!batch) batch = makeBatch(run, w, n++);
-    const outcome = await send(url, batch);
+    const outcome = await send(store, batch);
     if (outcome === 'acked') {
       pending = null;
       if (batch.kind === 'new' && book.ackedSample.length < 64 && n % 7 === 0) book.ackedSample.push({ ...batch, kind: 'reack' });
@@ -241,13 +243,13 @@ async function writer(url, run, w) {
 
 // ---- drain -----------------------------------------------------------------------------------
 
-async function drain(url, timeoutS) {
+async function drain(store, timeoutS) {
   const t0 = performance.now();
   const deadline = Date.now() + timeoutS * 1000;
   let last = null;
   for (;;) {
     try {
-      last = await getJson(url, '/v1/status', { timeoutMs: 20_000 });
+      last = await getJson(store, '/v1/status', { timeoutMs: 20_000 });
       const t = last.totals;
       log(
         `drain: grey ${fmtInt(t.grey)}, blue ${fmtInt(t.blue)}, green ${fmtInt(t.green)}, red ${fmtInt(t.red)}; ` +
@@ -299,13 +301,13 @@ function seqCoverage(segments, shards) {
   return problems;
 }
 
-async function verify(url, dir, status) {
+async function verify(store, dir, status) {
   log('reading the master: every live row segment, gunzipped and checksummed');
-  const master = await readMaster(url);
+  const master = await readMaster(store);
   log(`master: ${fmtInt(master.segments.length)} segments, ${fmtInt(master.rows.length)} rows`);
   log('reading the replica: export, then DuckDB');
   const out = join(dir, 'replica');
-  const exported = await exportReplica({ base: url, out, concurrency: 4, progress: false });
+  const exported = await exportReplica({ store, out, concurrency: 4, progress: false });
   const db = await openDuckDb();
   const replicaRows = await db.all(`select id, shard, seq from ${readParquetSql(out)}`);
   const [{ n: duckCount }] = await db.all(`select count(*) as n from ${readParquetSql(out)}`);
@@ -373,6 +375,9 @@ async function verify(url, dir, status) {
   fail(book.firstSendDuplicates === 0, `${book.firstSendDuplicates} never-sent ids were answered duplicate: true`);
   fail(book.reacked.notDuplicate === 0, `${book.reacked.notDuplicate} re-sent acknowledged ids were not answered duplicate: true`);
   fail(book.badAnswers === 0, `${book.badAnswers} 202 answers did not match their request`);
+  // The development key has every scope and a rate limit no writer reaches: a refusal is a bug.
+  const refused = [401, 403, 429].filter((code) => book.statuses[code] > 0).map((code) => `${book.statuses[code]}× ${code}`);
+  fail(refused.length === 0, `the store refused the development key: ${refused.join(', ')}`);
   return failures;
 }
 
@@ -401,11 +406,12 @@ async function main(opts) {
     const bench = benchRunning();
     if (bench) console.log(`!! npm run bench (pid ${bench}) is running: this run shares the 2 cores with it and skews its figures`);
     await store.migrate();
+    await store.devKey(); // the tenant "default" and a key with every scope, as `npm start`
     const startMs = await store.start();
     up = true;
     log(`wrangler dev up in ${(startMs / 1000).toFixed(1)} s`);
 
-    const writers = Array.from({ length: opts.writers }, (_, w) => writer(url, run, w));
+    const writers = Array.from({ length: opts.writers }, (_, w) => writer(store, run, w));
     for (let k = 1; k <= opts.kills; k++) {
       const acked0 = book.acked.size;
       const t0 = performance.now();
@@ -458,16 +464,16 @@ async function main(opts) {
 
     if (opts.drainKill) {
       // The pipeline's own crash recovery: publish claims, replicate steps and queue messages cut mid-way.
-      const s = await getJson(url, '/v1/status');
+      const s = await getJson(store, '/v1/status');
       if (s.totals.grey + s.totals.blue > 0) {
         const pids = await store.kill9();
         log(`drain kill: SIGKILL to ${describe(pids)} with grey ${fmtInt(s.totals.grey)}, blue ${fmtInt(s.totals.blue)} in the pipeline`);
         log(`drain restart: up again in ${((await store.start()) / 1000).toFixed(1)} s`);
       } else log('drain kill: skipped, the pipeline had nothing left to do (grey = blue = 0)');
     }
-    const drained = await drain(url, opts.drainTimeout);
+    const drained = await drain(store, opts.drainTimeout);
     log(`drained in ${drained.seconds.toFixed(1)} s`);
-    const failures = await verify(url, dir, drained.status);
+    const failures = await verify(store, dir, drained.status);
     store.printTrouble();
 
     if (codeFingerprint() !== fingerprint) {

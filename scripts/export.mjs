@@ -1,18 +1,21 @@
-// `npm run export -- --out DIR [--url http://localhost:8787] [--kind replica] [--concurrency 4]`
+// `npm run export -- --out DIR [--url http://localhost:8787] [--key esk_…] [--kind replica] [--concurrency 4]`
 //
 // Copies the live replica of a running store (what `GET /v1/segments?kind=replica` lists) into DIR as
 // a Hive-style tree, DIR/tenant=<t>/date=<YYYY-MM-DD>/<file>.parquet, that DuckDB, Spark or pandas
 // read as it is. DIR mirrors the catalog: a re-run downloads only what is missing (so an interrupted
 // export resumes) and deletes the files of segments no longer live (so a compaction never makes a
 // second export count events twice). The work itself is exportReplica() in scripts/lib.mjs.
+// It reads with an API key (scope "read"): --key, else $EVENT_STORE_KEY, else the development key
+// that `npm start` keeps in .wrangler/dev-key.
 //
 // `npm run export -- --self-test` proves it end to end: wrangler dev on a fresh state directory and a
-// free port, a few thousand events over several days, wait until all are green, export, count with
+// free port (migrations and the development key first, as `npm start`), a few thousand events over several days, wait until all are green, export, count with
 // DuckDB through the exact command printed for users, then interrupt-and-resume and a planted stale
 // file to show that a re-run repairs the directory.
 
 /* global AbortSignal -- Node's global; eslint.config.js lists only a few for scripts/ */
-import { copyFile, mkdir, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -26,18 +29,22 @@ import {
   LocalStore,
   openDuckDb,
   readParquetSql,
+  remoteStore,
   ROOT,
   stamp,
+  storeKey,
   storeUrl,
   UserError,
 } from './lib.mjs';
 
-const USAGE = `usage: npm run export -- --out DIR [--url URL] [--kind replica] [--concurrency N]
+const USAGE = `usage: npm run export -- --out DIR [--url URL] [--key KEY] [--kind replica] [--concurrency N]
        npm run export -- --self-test [--events N] [--days N] [--keep]
 
   --out DIR          where to write the Hive-style tree (DIR/tenant=…/date=…/….parquet); created if
                      missing; a directory exported before is brought up to date
   --url URL          the running store (default: $EVENT_STORE_URL, else http://localhost:8787)
+  --key KEY          an API key of the store with the "read" scope (default: $EVENT_STORE_KEY, else
+                     the development key \`npm start\` printed and keeps in .wrangler/dev-key)
   --kind replica     what to export; only the Parquet replica is exportable
   --concurrency N    downloads at once (default 4)
   --self-test        start a private wrangler dev, write events, export them and check with DuckDB
@@ -52,6 +59,7 @@ function parse(argv) {
       options: {
         out: { type: 'string' },
         url: { type: 'string' },
+        key: { type: 'string' },
         kind: { type: 'string', default: 'replica' },
         concurrency: { type: 'string', default: '4' },
         'self-test': { type: 'boolean', default: false },
@@ -85,6 +93,7 @@ function parse(argv) {
   return {
     out: parsed.out === undefined ? undefined : resolve(cwd, parsed.out),
     url: parsed.url,
+    key: parsed.key,
     concurrency: int('concurrency', 1),
     selfTest: parsed['self-test'],
     events: int('events', 1),
@@ -121,7 +130,7 @@ const check = (failures, ok, what) => {
 };
 
 /** Posts `total` events in 100-event batches, 4 requests at once, times spread over `days` UTC days; returns the acknowledged ids. */
-async function postEvents(url, total, days) {
+async function postEvents(store, total, days) {
   const tag = Date.now().toString(36);
   const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
   const acked = new Set();
@@ -140,9 +149,9 @@ async function postEvents(url, total, days) {
         events.push({ stream: `export-test-${i % 97}`, type: 'post.liked', id: `exp-${tag}-${i}`, time, data });
       }
       const t0 = performance.now();
-      const res = await fetch(`${url}/v1/events`, {
+      const res = await fetch(`${store.url}/v1/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${store.key}` },
         body: JSON.stringify(events),
         signal: AbortSignal.timeout(30_000),
       });
@@ -158,10 +167,10 @@ async function postEvents(url, total, days) {
   return { acked, latency: `p50 ${ms(0.5)} ms, p99 ${ms(0.99)} ms, max ${ms(1)} ms over ${latencies.length} requests` };
 }
 
-async function waitGreen(url, expected, timeoutMs = 120_000) {
+async function waitGreen(store, expected, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = await getJson(url, '/v1/status');
+    const s = await getJson(store, '/v1/status');
     const t = s.totals;
     console.log(
       `  status: grey ${t.grey}, blue ${t.blue}, green ${t.green}, red ${t.red}; lag grey ${s.lag.greyMs ?? '—'} ms, blue ${s.lag.blueMs ?? '—'} ms`,
@@ -183,17 +192,18 @@ async function selfTest(opts) {
     const bench = benchRunning();
     if (bench) console.log(`!! npm run bench (pid ${bench}) is running: this run shares the 2 cores with it and skews its figures`);
     await store.migrate();
+    await store.devKey(); // as `npm start`: the tenant "default" and a key with every scope
     await store.start();
 
     const t0 = performance.now();
-    const { acked, latency } = await postEvents(store.url, opts.events, opts.days);
+    const { acked, latency } = await postEvents(store, opts.events, opts.days);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(
       `posted ${fmtInt(opts.events)} events over ${opts.days} days: ${fmtInt(acked.size)} acknowledged in ${secs} s (${latency})`,
     );
-    await waitGreen(store.url, acked.size);
+    await waitGreen(store, acked.size);
 
-    const first = await exportReplica({ base: store.url, out, concurrency: opts.concurrency, progress: true });
+    const first = await exportReplica({ store, out, concurrency: opts.concurrency, progress: true });
     report(first);
 
     console.log('\nchecks:');
@@ -230,7 +240,7 @@ async function selfTest(opts) {
     await truncate(join(partition, victim), 100);
     await writeFile(join(partition, `${victim}.partial`), 'half a file');
     console.log(`\nre-run after truncating ${victim}, leaving a .partial and planting a stale date=1999-01-01/stale.parquet:`);
-    const second = await exportReplica({ base: store.url, out, concurrency: opts.concurrency, progress: false });
+    const second = await exportReplica({ store, out, concurrency: opts.concurrency, progress: false });
     report(second);
     console.log('\nchecks:');
     // Compaction may have replaced segments between the two runs: the re-run must follow the catalog.
@@ -248,13 +258,32 @@ async function selfTest(opts) {
     );
     const [{ 'count_star()': n2 }] = await db.all(`select count(*) from ${readParquetSql(out)}`);
     check(failures, Number(n2) === acked.size, `DuckDB count(*) after the re-run ${fmtInt(n2)} = acknowledged ${fmtInt(acked.size)}`);
-    const third = await exportReplica({ base: store.url, out, concurrency: opts.concurrency, progress: false });
+    const third = await exportReplica({ store, out, concurrency: opts.concurrency, progress: false });
     check(
       failures,
       third.downloaded === 0 && third.removed === 0,
       `a third run has nothing to do (${third.downloaded} downloaded, ${third.removed} removed)`,
     );
     db.close();
+
+    // A key the store does not know: refused with a message that says what to do, before anything is written.
+    const stranger = join(dir, 'refused');
+    const refusal = await exportReplica({
+      store: remoteStore(store.url, { key: `esk_${randomBytes(32).toString('base64url')}`, from: 'the self-test' }),
+      out: stranger,
+    }).then(
+      () => null,
+      (err) => err,
+    );
+    const written = await stat(stranger).then(
+      () => true,
+      () => false,
+    );
+    check(
+      failures,
+      refusal instanceof UserError && /refused the API key.*401/.test(refusal.message) && !written,
+      `an unknown key is refused with a clear message and nothing written: ${refusal ? JSON.stringify(refusal.message.split('\n')[0]) : 'not refused'}`,
+    );
 
     store.printTrouble();
   } finally {
@@ -277,8 +306,8 @@ try {
   if (opts.selfTest) {
     process.exitCode = (await selfTest(opts)) ? 0 : 1;
   } else {
-    const base = storeUrl(opts.url);
-    const result = await exportReplica({ base, out: opts.out, concurrency: opts.concurrency, progress: true });
+    const store = remoteStore(storeUrl(opts.url), storeKey(opts.key));
+    const result = await exportReplica({ store, out: opts.out, concurrency: opts.concurrency, progress: true });
     report(result);
   }
 } catch (err) {

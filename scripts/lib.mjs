@@ -1,18 +1,19 @@
 // Helpers shared by scripts/export.mjs (`npm run export`) and scripts/durability.mjs (`npm run durability`):
 //
-// - talking to a running store (status, the segment catalog, a segment's bytes), with errors that
-//   say what to do when the store is not there;
+// - talking to a running store (status, the segment catalog, a segment's bytes) with an API key,
+//   with errors that say what to do when the store is not there or refuses the key;
 // - copying the live replica into a Hive-style directory that mirrors the catalog (the export);
 // - reading the master row segments back and checking them (checksum, header, seq order);
 // - DuckDB over an exported directory;
-// - starting `wrangler dev` on a given state directory, killing its whole process tree with
-//   SIGKILL (the crash the durability run injects) and starting it again on the same state.
+// - starting `wrangler dev` on a given state directory (migrations and the development key first,
+//   as `npm start` does), killing its whole process tree with SIGKILL (the crash the durability run
+//   injects) and starting it again on the same state.
 //
 // Plain Node 24 (npm scripts put it on the PATH); no TypeScript so the scripts run without a build.
 
 /* global AbortSignal -- Node's global; eslint.config.js lists only a few for scripts/ */
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
@@ -86,10 +87,47 @@ export function storeUrl(flag) {
   return url.origin;
 }
 
-/** fetch() against the store, turning "nothing listens there" into the advice to start it. */
-export async function storeFetch(base, path, { timeoutMs = 30_000, ...init } = {}) {
+/** Where `npm start` keeps the development key of the tenant `default` (scripts/dev-key.mjs). */
+export const DEV_KEY_FILE = join(ROOT, '.wrangler', 'dev-key');
+
+/**
+ * The API key to send: --key, else EVENT_STORE_KEY, else the development key `npm start` wrote to
+ * .wrangler/dev-key. Answers { key, from } (`from` says where it came from, for error messages).
+ */
+export function storeKey(flag) {
+  const pick = (key, from) => {
+    const k = key.trim();
+    if (!/^esk_\S+$/.test(k)) throw new UserError(`the API key from ${from} does not look like one (they start with esk_)`);
+    return { key: k, from };
+  };
+  if (flag !== undefined) return pick(flag, '--key');
+  if (process.env.EVENT_STORE_KEY) return pick(process.env.EVENT_STORE_KEY, 'EVENT_STORE_KEY');
+  let text = null;
   try {
-    return await fetch(new URL(path, base), { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+    text = readFileSync(DEV_KEY_FILE, 'utf8');
+  } catch {
+    // no dev key: `npm start` never ran in this checkout
+  }
+  if (text?.trim()) return pick(text, relative(ROOT, DEV_KEY_FILE));
+  throw new UserError(
+    `no API key: pass --key esk_…, set EVENT_STORE_KEY, or start the store with \`npm start\`, which writes its development key to ` +
+      `${relative(ROOT, DEV_KEY_FILE)} (used when neither is given)`,
+  );
+}
+
+/**
+ * A store to talk to: { url, key, keyFrom }. `keyFrom` only shapes error messages. A LocalStore is
+ * one too (its url and the key dev-key.mjs made for it).
+ */
+export const remoteStore = (url, { key, from }) => ({ url, key, keyFrom: from });
+
+/** fetch() against the store with its API key, turning "nothing listens there" into the advice to start it. */
+export async function storeFetch(store, path, { timeoutMs = 30_000, ...init } = {}) {
+  const base = store.url;
+  const headers = { ...init.headers, ...(store.key ? { authorization: `Bearer ${store.key}` } : {}) };
+  let res;
+  try {
+    res = await fetch(new URL(path, base), { ...init, headers, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     if (isRefused(err)) {
       throw new UserError(
@@ -101,6 +139,18 @@ export async function storeFetch(base, path, { timeoutMs = 30_000, ...init } = {
     while (inner.cause) inner = inner.cause;
     throw new UserError(`${init.method ?? 'GET'} ${base}${path} failed: ${inner.message ?? err.message}`);
   }
+  if (res.status === 401 || res.status === 403) {
+    const detail = await describeFailure(res);
+    const from = store.keyFrom ? ` (from ${store.keyFrom})` : '';
+    const advice =
+      res.status === 401
+        ? `pass a key of this store with --key or EVENT_STORE_KEY; \`npm start\` prints its development key and keeps it in ${relative(ROOT, DEV_KEY_FILE)}`
+        : 'use a key with the "read" scope, e.g. the development key `npm start` prints';
+    const err = new UserError(`${base} refused the API key${from}: ${res.status} ${detail}\n  ${advice}`);
+    err.final = true; // retrying does not change the key
+    throw err;
+  }
+  return res;
 }
 
 /** A problem document's detail (RFC 9457), or the start of the body. */
@@ -114,20 +164,21 @@ async function describeFailure(res) {
   }
 }
 
-export async function getJson(base, path, opts) {
-  const res = await storeFetch(base, path, opts);
-  if (!res.ok) throw new UserError(`GET ${base}${path} answered ${res.status}: ${await describeFailure(res)}`);
+export async function getJson(store, path, opts) {
+  const res = await storeFetch(store, path, opts);
+  if (!res.ok) throw new UserError(`GET ${store.url}${path} answered ${res.status}: ${await describeFailure(res)}`);
   try {
     return await res.json();
   } catch {
-    throw new UserError(`GET ${base}${path} did not answer JSON: is ${base} the event store?`);
+    throw new UserError(`GET ${store.url}${path} did not answer JSON: is ${store.url} the event store?`);
   }
 }
 
 /** The live segments of one kind, as the catalog lists them (`GET /v1/segments?kind=`). */
-export async function listSegments(base, kind) {
-  const body = await getJson(base, `/v1/segments?kind=${kind}`);
-  if (!Array.isArray(body?.segments)) throw new UserError(`GET ${base}/v1/segments did not list segments: is ${base} the event store?`);
+export async function listSegments(store, kind) {
+  const body = await getJson(store, `/v1/segments?kind=${kind}`);
+  if (!Array.isArray(body?.segments))
+    throw new UserError(`GET ${store.url}/v1/segments did not list segments: is ${store.url} the event store?`);
   // Defensive: the export must never copy a master object into the replica tree or the other way round.
   return body.segments.filter((s) => s.kind === kind);
 }
@@ -204,7 +255,7 @@ async function walk(dir) {
 }
 
 /**
- * Copies the live replica of the store at `base` into `out`:
+ * Copies the live replica of `store` ({ url, key }) into `out`:
  *   out/tenant=<t>/date=<d>/<shard>-<firstSeq>-<lastSeq>-L<level>.parquet
  * - a file already there with the catalog's size is kept (keys are immutable: same key, same bytes),
  *   so an interrupted export resumes where it stopped;
@@ -214,7 +265,7 @@ async function walk(dir) {
  *   first, so the directory never holds a segment and its replacement at once (a double count).
  * `progress`: a cli-progress bar on stderr. Returns what was done.
  */
-export async function exportReplica({ base, out, concurrency = 4, progress = false }) {
+export async function exportReplica({ store, out, concurrency = 4, progress = false }) {
   out = resolve(out);
   const manifestPath = join(out, MANIFEST);
   const previous = await readFile(manifestPath, 'utf8').then(JSON.parse, () => null);
@@ -231,11 +282,11 @@ export async function exportReplica({ base, out, concurrency = 4, progress = fal
 
   // The status first: it says whether the store is there at all (before anything is created on disk),
   // and events not yet green are not in the replica, which the user should know.
-  const status = await getJson(base, '/v1/status');
+  const status = await getJson(store, '/v1/status');
   await mkdir(out, { recursive: true });
-  const segments = await listSegments(base, 'replica');
+  const segments = await listSegments(store, 'replica');
   const startedAt = new Date().toISOString();
-  await writeFile(manifestPath, JSON.stringify({ store: base, startedAt, complete: false }, null, 2) + '\n');
+  await writeFile(manifestPath, JSON.stringify({ store: store.url, startedAt, complete: false }, null, 2) + '\n');
 
   const live = new Map(segments.map((s) => [exportPath(out, s.key), s]));
   if (live.size !== segments.length) throw new UserError('the catalog lists the same replica key twice');
@@ -306,7 +357,7 @@ export async function exportReplica({ base, out, concurrency = 4, progress = fal
       const bytes = await withRetries(async () => {
         let attempt = 0; // what this attempt added to the bar, taken back if it fails
         try {
-          return await download(base, segment, target + PARTIAL, (n) => {
+          return await download(store, segment, target + PARTIAL, (n) => {
             attempt += n;
             tick(n, 0);
           });
@@ -342,14 +393,14 @@ export async function exportReplica({ base, out, concurrency = 4, progress = fal
   };
   await writeFile(
     manifestPath,
-    JSON.stringify({ store: base, startedAt, finishedAt: new Date().toISOString(), complete: true, ...summary }, null, 2) + '\n',
+    JSON.stringify({ store: store.url, startedAt, finishedAt: new Date().toISOString(), complete: true, ...summary }, null, 2) + '\n',
   );
   return { out, ...summary, keys: segments.map((s) => s.key) };
 }
 
 /** One segment into `file`, synced; checks the size against the catalog. Returns the bytes written. */
-async function download(base, segment, file, onBytes) {
-  const res = await storeFetch(base, segmentPath(segment.key), { timeoutMs: 120_000 });
+async function download(store, segment, file, onBytes) {
+  const res = await storeFetch(store, segmentPath(segment.key), { timeoutMs: 120_000 });
   if (res.status === 404) {
     const err = new UserError(`${segment.key} is no longer in the store (retired and deleted since it was listed); run the export again`);
     err.final = true;
@@ -405,13 +456,13 @@ export async function openDuckDb() {
  * catalog, header against the catalog row, gap-free seqs inside) and returns its rows as
  * {shard, seq, id}. Problems are collected rather than thrown: the caller reports them all.
  */
-export async function readMaster(base, { concurrency = 4 } = {}) {
-  const segments = await listSegments(base, 'master');
+export async function readMaster(store, { concurrency = 4 } = {}) {
+  const segments = await listSegments(store, 'master');
   const rows = [];
   const problems = [];
   await pool(segments, concurrency, async (s) => {
     const res = await withRetries(async () => {
-      const r = await storeFetch(base, segmentPath(s.key), { timeoutMs: 120_000 });
+      const r = await storeFetch(store, segmentPath(s.key), { timeoutMs: 120_000 });
       if (!r.ok) throw new UserError(`GET ${segmentPath(s.key)} answered ${r.status}: ${await describeFailure(r)}`);
       return Buffer.from(await r.arrayBuffer());
     });
@@ -590,11 +641,14 @@ function hookExit() {
 /**
  * `wrangler dev` of this repository on loopback, with its state in `state` (--persist-to) and its
  * output appended to `log`. start() may be called again after kill9() or stop(): same port, same state.
+ * After devKey() it is a store for storeFetch(), getJson() and the rest: { url, key }.
  */
 export class LocalStore {
   constructor({ state, log, port, inspectorPort, vars = {}, logLevel = 'warn' }) {
     Object.assign(this, { state, log, port, inspectorPort, vars, logLevel });
     this.url = `http://${HOST}:${port}`;
+    this.key = null;
+    this.keyFrom = 'scripts/dev-key.mjs';
     this.child = null;
     this.starts = 0;
   }
@@ -625,6 +679,32 @@ export class LocalStore {
     const { code } = await child.exited;
     groups.delete(child.pid);
     if (code !== 0) throw new Error(`D1 migrations failed (exit ${code}); see ${this.log}`);
+  }
+
+  /**
+   * The tenant `default` (8 shards) and a key with every scope and no practical rate limit, in this
+   * state's catalog: scripts/dev-key.mjs, as `npm start` runs it. After migrate(), before start()
+   * (the key is also kept in <state>/dev-key, so calling it again answers the same key).
+   */
+  async devKey() {
+    const script = join(ROOT, 'scripts', 'dev-key.mjs');
+    const out = await new Promise((ok, fail) => {
+      execFile(
+        process.execPath,
+        [script, '--persist-to', this.state, '--print-key'],
+        { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' }, timeout: 120_000 },
+        (err, stdout, stderr) => {
+          if (err) {
+            appendFileSync(this.log, `\n===== scripts/dev-key.mjs failed =====\n${stdout}${stderr}\n`);
+            fail(new Error(`scripts/dev-key.mjs --persist-to ${this.state} failed (${err.message.split('\n')[0]}); see ${this.log}`));
+          } else ok(stdout);
+        },
+      );
+    });
+    const key = out.trim().split('\n').at(-1)?.trim() ?? '';
+    if (!/^esk_\S+$/.test(key)) throw new Error(`scripts/dev-key.mjs --print-key printed no key: ${JSON.stringify(out.slice(0, 200))}`);
+    this.key = key;
+    return key;
   }
 
   async start({ timeoutMs = 90_000 } = {}) {
