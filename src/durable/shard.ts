@@ -87,6 +87,16 @@ export interface ReplicateClaim {
   segments: MasterSegment[];
 }
 
+/** What the shard knows of one event by its dedupe key: always its position, and the event itself while hot. */
+export interface EventLookup {
+  seq: number;
+  stream: string;
+  version: number;
+  status: Colour;
+  /** The event while it is in the hot window (not red). */
+  event: MasterRow | null;
+}
+
 /** A refusal is an answer, not an exception: exceptions across RPC surface as unhandled errors. */
 export type MarkResult = { ok: true; through: number; duplicate: boolean } | { ok: false; reason: string };
 
@@ -111,6 +121,23 @@ export interface ShardStatus {
  */
 export function eventBody(e: PreparedEvent): string {
   return `${JSON.stringify([e.id, e.type, e.source, e.subject, e.time]).slice(0, -1)},${e.data}]`;
+}
+
+/** A stored event row (hot window) back as the master store's row. */
+function rowOf(r: { seq: number; stream: string; version: number; received_at: number; body: string }): MasterRow {
+  const [id, type, source, subject, time, data] = JSON.parse(r.body) as [string, string, string | null, string | null, number, unknown];
+  return {
+    seq: r.seq,
+    id,
+    stream: r.stream,
+    version: r.version,
+    type,
+    source,
+    subject,
+    time,
+    receivedAt: r.received_at,
+    data: JSON.stringify(data),
+  };
 }
 
 /** Stream heads kept in memory at most (~100 bytes each). */
@@ -518,28 +545,7 @@ export class Shard extends DurableObject<Env> {
         lastSeq,
       )
       .toArray()
-      .map((r): MasterRow => {
-        const [id, type, source, subject, time, data] = JSON.parse(r.body) as [
-          string,
-          string,
-          string | null,
-          string | null,
-          number,
-          unknown,
-        ];
-        return {
-          seq: r.seq,
-          id,
-          stream: r.stream,
-          version: r.version,
-          type,
-          source,
-          subject,
-          time,
-          receivedAt: r.received_at,
-          data: JSON.stringify(data),
-        };
-      });
+      .map(rowOf);
     if (rows.length !== lastSeq - firstSeq + 1) {
       throw new Error(`shard ${this.identity.tenant}/${this.identity.shard} holds ${rows.length} of seqs ${firstSeq}..${lastSeq}`);
     }
@@ -639,6 +645,31 @@ export class Shard extends DurableObject<Env> {
     this.alarmAt = null;
     this.arm();
     return { ok: true, through: range.lastSeq, duplicate: false };
+  }
+
+  /**
+   * One event by its dedupe key. The dedupe index is permanent, so the position is known even
+   * after the event left the hot window; the event itself is answered only while it is hot (the
+   * reader then goes to the master segment that holds the seq).
+   */
+  lookup(key: string): EventLookup | null {
+    const found = this.sql
+      .exec<{ seq: number; version: number; stream: string }>(
+        'SELECT k.seq, k.version, s.stream FROM event_keys k JOIN streams s USING (stream_no) WHERE k.key = ?',
+        key,
+      )
+      .toArray()[0];
+    if (!found) return null;
+    const status = colourOf(found.seq, this.marks);
+    let event: MasterRow | null = null;
+    if (status !== 'red') {
+      const row = this.sql
+        .exec<{ received_at: number; body: string }>('SELECT received_at, body FROM events WHERE seq = ?', found.seq)
+        .toArray()[0];
+      if (row)
+        event = rowOf({ seq: found.seq, stream: found.stream, version: found.version, received_at: row.received_at, body: row.body });
+    }
+    return { seq: found.seq, stream: found.stream, version: found.version, status, event };
   }
 
   /** The colour marks, for a writer that waits for its events' colour. */

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { COLOURS, type Colour } from '../engine/colour.js';
 import { ProblemError } from '../engine/problem.js';
 import { liveSegments } from './catalog.js';
+import { readEvent } from './events.js';
 import { refuseInvalid } from './http.js';
 import { colourSchema, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
@@ -205,3 +206,45 @@ readApp.get('/v1/segments/:key{.+}', async (c) => {
     },
   });
 });
+
+const eventSchema = z
+  .object({
+    id: z.string(),
+    stream: z.string(),
+    version: z.number().int(),
+    shard: z.number().int(),
+    seq: z.number().int(),
+    type: z.string(),
+    source: z.string().nullable(),
+    subject: z.string().nullable(),
+    time: z.string(),
+    receivedAt: z.string(),
+    data: z.unknown(),
+    status: colourSchema.describe('Where the event is: grey, blue, green, or red (left the hot window; read from the master store)'),
+  })
+  .meta({ id: 'Event' });
+
+readApp.use('/v1/events/*', requireScope('read'));
+readApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/events/{id}',
+    tags: ['read'],
+    summary: 'One event by id, with its colour',
+    description:
+      'From the shard’s status memory while the event is hot, else from the master row segment the catalog names (one R2 read). A CloudEvent is identified by its source and id: add `?source=`. Events are immutable: once green or red the answer is cacheable for good; before, its colour may still change.',
+    request: { params: z.object({ id: z.string().min(1).max(256) }), query: z.object({ source: z.string().min(1).max(1024).optional() }) },
+    responses: {
+      200: { description: 'The event', content: { 'application/json': { schema: eventSchema } } },
+      ...problemResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param');
+    const { source } = c.req.valid('query');
+    const event = await readEvent(c.env, tenantOf(c), id, source);
+    const settled = event.status === 'green' || event.status === 'red';
+    c.header('cache-control', settled ? 'private, max-age=31536000, immutable' : 'private, no-cache');
+    return c.json(event, 200);
+  },
+);
