@@ -97,6 +97,16 @@ export interface EventLookup {
   event: MasterRow | null;
 }
 
+/** A page of one stream's events, in version order: hot ones whole, evicted ones as positions. */
+export interface HistoryPage {
+  /** The stream's version (its number of events); 0 and `exists: false` for an unknown stream. */
+  head: number;
+  exists: boolean;
+  /** Every event of the page, in page order; `row` is null for an evicted event (read it from R2). */
+  events: { seq: number; version: number; row: MasterRow | null }[];
+  marks: ColourMarks;
+}
+
 /** A refusal is an answer, not an exception: exceptions across RPC surface as unhandled errors. */
 export type MarkResult = { ok: true; through: number; duplicate: boolean } | { ok: false; reason: string };
 
@@ -670,6 +680,39 @@ export class Shard extends DurableObject<Env> {
         event = rowOf({ seq: found.seq, stream: found.stream, version: found.version, received_at: row.received_at, body: row.body });
     }
     return { seq: found.seq, stream: found.stream, version: found.version, status, event };
+  }
+
+  /**
+   * Up to `limit` events of `stream` from version `from` on (forward) or down (backward). Read
+   * through the permanent dedupe index, so evicted versions are listed too (by seq, for the
+   * reader to fetch from their master segment).
+   */
+  history(stream: string, from: number, limit: number, direction: 'forward' | 'backward'): HistoryPage {
+    const head = this.sql
+      .exec<{ stream_no: number; version: number }>('SELECT stream_no, version FROM streams WHERE stream = ?', stream)
+      .toArray()[0];
+    if (!head) return { head: 0, exists: false, events: [], marks: this.marks };
+    const keys = this.sql
+      .exec<{ seq: number; version: number }>(
+        direction === 'forward'
+          ? 'SELECT seq, version FROM event_keys WHERE stream_no = ? AND version >= ? ORDER BY version LIMIT ?'
+          : 'SELECT seq, version FROM event_keys WHERE stream_no = ? AND version <= ? ORDER BY version DESC LIMIT ?',
+        head.stream_no,
+        from,
+        limit,
+      )
+      .toArray();
+    const hot = new Map<number, MasterRow>();
+    const hotSeqs = keys.filter((k) => k.seq > this.marks.evictedThrough).map((k) => k.seq);
+    if (hotSeqs.length > 0) {
+      for (const r of this.sql.exec<{ seq: number; version: number; received_at: number; body: string }>(
+        'SELECT seq, version, received_at, body FROM events WHERE seq IN (SELECT value FROM json_each(?))',
+        JSON.stringify(hotSeqs),
+      )) {
+        hot.set(r.seq, rowOf({ ...r, stream }));
+      }
+    }
+    return { head: head.version, exists: true, events: keys.map((k) => ({ ...k, row: hot.get(k.seq) ?? null })), marks: this.marks };
   }
 
   /** The colour marks, for a writer that waits for its events' colour. */
