@@ -46,4 +46,13 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 3,
+    name: 'stream history: dedupe keys by stream and version',
+    statements: [
+      // A stream's events in version order, hot or evicted: the permanent dedupe index gives each
+      // version's seq; hot events are then read by seq, evicted ones from their master segment.
+      `CREATE INDEX event_keys_by_stream ON event_keys (stream_no, version)`,
+    ],
+  },
 ];

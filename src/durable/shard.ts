@@ -87,6 +87,26 @@ export interface ReplicateClaim {
   segments: MasterSegment[];
 }
 
+/** What the shard knows of one event by its dedupe key: always its position, and the event itself while hot. */
+export interface EventLookup {
+  seq: number;
+  stream: string;
+  version: number;
+  status: Colour;
+  /** The event while it is in the hot window (not red). */
+  event: MasterRow | null;
+}
+
+/** A page of one stream's events, in version order: hot ones whole, evicted ones as positions. */
+export interface HistoryPage {
+  /** The stream's version (its number of events); 0 and `exists: false` for an unknown stream. */
+  head: number;
+  exists: boolean;
+  /** Every event of the page, in page order; `row` is null for an evicted event (read it from R2). */
+  events: { seq: number; version: number; row: MasterRow | null }[];
+  marks: ColourMarks;
+}
+
 /** A refusal is an answer, not an exception: exceptions across RPC surface as unhandled errors. */
 export type MarkResult = { ok: true; through: number; duplicate: boolean } | { ok: false; reason: string };
 
@@ -111,6 +131,23 @@ export interface ShardStatus {
  */
 export function eventBody(e: PreparedEvent): string {
   return `${JSON.stringify([e.id, e.type, e.source, e.subject, e.time]).slice(0, -1)},${e.data}]`;
+}
+
+/** A stored event row (hot window) back as the master store's row. */
+function rowOf(r: { seq: number; stream: string; version: number; received_at: number; body: string }): MasterRow {
+  const [id, type, source, subject, time, data] = JSON.parse(r.body) as [string, string, string | null, string | null, number, unknown];
+  return {
+    seq: r.seq,
+    id,
+    stream: r.stream,
+    version: r.version,
+    type,
+    source,
+    subject,
+    time,
+    receivedAt: r.received_at,
+    data: JSON.stringify(data),
+  };
 }
 
 /** Stream heads kept in memory at most (~100 bytes each). */
@@ -518,28 +555,7 @@ export class Shard extends DurableObject<Env> {
         lastSeq,
       )
       .toArray()
-      .map((r): MasterRow => {
-        const [id, type, source, subject, time, data] = JSON.parse(r.body) as [
-          string,
-          string,
-          string | null,
-          string | null,
-          number,
-          unknown,
-        ];
-        return {
-          seq: r.seq,
-          id,
-          stream: r.stream,
-          version: r.version,
-          type,
-          source,
-          subject,
-          time,
-          receivedAt: r.received_at,
-          data: JSON.stringify(data),
-        };
-      });
+      .map(rowOf);
     if (rows.length !== lastSeq - firstSeq + 1) {
       throw new Error(`shard ${this.identity.tenant}/${this.identity.shard} holds ${rows.length} of seqs ${firstSeq}..${lastSeq}`);
     }
@@ -639,6 +655,64 @@ export class Shard extends DurableObject<Env> {
     this.alarmAt = null;
     this.arm();
     return { ok: true, through: range.lastSeq, duplicate: false };
+  }
+
+  /**
+   * One event by its dedupe key. The dedupe index is permanent, so the position is known even
+   * after the event left the hot window; the event itself is answered only while it is hot (the
+   * reader then goes to the master segment that holds the seq).
+   */
+  lookup(key: string): EventLookup | null {
+    const found = this.sql
+      .exec<{ seq: number; version: number; stream: string }>(
+        'SELECT k.seq, k.version, s.stream FROM event_keys k JOIN streams s USING (stream_no) WHERE k.key = ?',
+        key,
+      )
+      .toArray()[0];
+    if (!found) return null;
+    const status = colourOf(found.seq, this.marks);
+    let event: MasterRow | null = null;
+    if (status !== 'red') {
+      const row = this.sql
+        .exec<{ received_at: number; body: string }>('SELECT received_at, body FROM events WHERE seq = ?', found.seq)
+        .toArray()[0];
+      if (row)
+        event = rowOf({ seq: found.seq, stream: found.stream, version: found.version, received_at: row.received_at, body: row.body });
+    }
+    return { seq: found.seq, stream: found.stream, version: found.version, status, event };
+  }
+
+  /**
+   * Up to `limit` events of `stream` from version `from` on (forward) or down (backward). Read
+   * through the permanent dedupe index, so evicted versions are listed too (by seq, for the
+   * reader to fetch from their master segment).
+   */
+  history(stream: string, from: number, limit: number, direction: 'forward' | 'backward'): HistoryPage {
+    const head = this.sql
+      .exec<{ stream_no: number; version: number }>('SELECT stream_no, version FROM streams WHERE stream = ?', stream)
+      .toArray()[0];
+    if (!head) return { head: 0, exists: false, events: [], marks: this.marks };
+    const keys = this.sql
+      .exec<{ seq: number; version: number }>(
+        direction === 'forward'
+          ? 'SELECT seq, version FROM event_keys WHERE stream_no = ? AND version >= ? ORDER BY version LIMIT ?'
+          : 'SELECT seq, version FROM event_keys WHERE stream_no = ? AND version <= ? ORDER BY version DESC LIMIT ?',
+        head.stream_no,
+        from,
+        limit,
+      )
+      .toArray();
+    const hot = new Map<number, MasterRow>();
+    const hotSeqs = keys.filter((k) => k.seq > this.marks.evictedThrough).map((k) => k.seq);
+    if (hotSeqs.length > 0) {
+      for (const r of this.sql.exec<{ seq: number; version: number; received_at: number; body: string }>(
+        'SELECT seq, version, received_at, body FROM events WHERE seq IN (SELECT value FROM json_each(?))',
+        JSON.stringify(hotSeqs),
+      )) {
+        hot.set(r.seq, rowOf({ ...r, stream }));
+      }
+    }
+    return { head: head.version, exists: true, events: keys.map((k) => ({ ...k, row: hot.get(k.seq) ?? null })), marks: this.marks };
   }
 
   /** The colour marks, for a writer that waits for its events' colour. */

@@ -103,8 +103,9 @@ ingestApp.options('/v1/events', (c) => {
     'webhook-allowed-rate': String(config(c.env).keyRatePerSecond * 60),
   });
 });
-ingestApp.use('/v1/streams/*', requireScope('write'));
-ingestApp.use('/v1/events', requireScope('write'));
+// POST only: a `use` would also guard the read side's GET routes under the same paths.
+ingestApp.post('/v1/streams/*', requireScope('write'));
+ingestApp.post('/v1/events', requireScope('write'));
 
 ingestApp.openAPIRegistry.registerPath(
   createRoute({

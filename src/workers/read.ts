@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { COLOURS, type Colour } from '../engine/colour.js';
 import { ProblemError } from '../engine/problem.js';
 import { liveSegments } from './catalog.js';
+import { readEvent } from './events.js';
+import { readHistory, readState } from './streams.js';
+import { assertStreamName } from '../engine/envelope.js';
 import { refuseInvalid } from './http.js';
 import { colourSchema, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
@@ -204,4 +207,152 @@ readApp.get('/v1/segments/:key{.+}', async (c) => {
       etag: object.httpEtag,
     },
   });
+});
+
+const eventSchema = z
+  .object({
+    id: z.string(),
+    stream: z.string(),
+    version: z.number().int(),
+    shard: z.number().int(),
+    seq: z.number().int(),
+    type: z.string(),
+    source: z.string().nullable(),
+    subject: z.string().nullable(),
+    time: z.string(),
+    receivedAt: z.string(),
+    data: z.unknown(),
+    status: colourSchema.describe('Where the event is: grey, blue, green, or red (left the hot window; read from the master store)'),
+  })
+  .meta({ id: 'Event' });
+
+readApp.get('/v1/events/*', requireScope('read'));
+readApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/events/{id}',
+    tags: ['read'],
+    summary: 'One event by id, with its colour',
+    description:
+      'From the shard’s status memory while the event is hot, else from the master row segment the catalog names (one R2 read). A CloudEvent is identified by its source and id: add `?source=`. Events are immutable: once green or red the answer is cacheable for good; before, its colour may still change.',
+    request: { params: z.object({ id: z.string().min(1).max(256) }), query: z.object({ source: z.string().min(1).max(1024).optional() }) },
+    responses: {
+      200: { description: 'The event', content: { 'application/json': { schema: eventSchema } } },
+      ...problemResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param');
+    const { source } = c.req.valid('query');
+    const event = await readEvent(c.env, tenantOf(c), id, source);
+    const settled = event.status === 'green' || event.status === 'red';
+    c.header('cache-control', settled ? 'private, max-age=31536000, immutable' : 'private, no-cache');
+    return c.json(event, 200);
+  },
+);
+
+const historyQuery = z.object({
+  from: z.coerce.number().int().min(1).optional().describe('First version of the page (forward: from 1; backward: from the head)'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  direction: z.enum(['forward', 'backward']).default('forward'),
+  asOf: z.iso.datetime({ offset: true }).optional().describe('Only events whose time is at or before this RFC 3339 time'),
+});
+
+const streamParam = z.object({ stream: z.string().describe('The stream name; slashes raw or as %2F') });
+
+function streamOf(c: { req: { param: (name: string) => string | undefined } }): string {
+  const stream = c.req.param('stream') ?? '';
+  assertStreamName(stream);
+  return stream;
+}
+
+readApp.get('/v1/streams/*', requireScope('read'));
+
+readApp.openAPIRegistry.registerPath(
+  createRoute({
+    method: 'get',
+    path: '/v1/streams/{stream}/events',
+    tags: ['read'],
+    summary: 'The history of one stream, paged in version order',
+    description:
+      'Hot events come from the shard, evicted ones from the master segments the catalog names. `next` is the `from` of the following page (versions never change, so it is a stable cursor). With `asOf`, events whose time is later are left out of the page.',
+    request: { params: streamParam, query: historyQuery },
+    responses: {
+      200: {
+        description: 'A page of events',
+        content: {
+          'application/json': {
+            schema: z.object({
+              stream: z.string(),
+              headVersion: z.number().int(),
+              events: z.array(eventSchema),
+              next: z.number().int().nullable(),
+            }),
+          },
+        },
+      },
+      ...problemResponses(400, 401, 403, 404),
+    },
+  }),
+);
+readApp.get('/v1/streams/:stream{.+}/events', async (c) => {
+  const stream = streamOf(c);
+  const parsed = historyQuery.safeParse(c.req.query());
+  refuseInvalid({ success: parsed.success, error: parsed.error, target: 'query' });
+  const q = parsed.data!;
+  const history = await readHistory(c.env, tenantOf(c), stream, {
+    limit: q.limit,
+    direction: q.direction,
+    ...(q.from === undefined ? {} : { from: q.from }),
+    ...(q.asOf === undefined ? {} : { asOf: Date.parse(q.asOf) }),
+  });
+  // A page is final once it is full, behind the head and all of it settled (green or red).
+  const settled = history.next !== null && history.events.every((e) => e.status === 'green' || e.status === 'red');
+  c.header('cache-control', settled ? 'private, max-age=31536000, immutable' : 'private, no-cache');
+  return c.json(history, 200);
+});
+
+const stateQuery = z.object({
+  version: z.coerce.number().int().min(0).optional().describe('Fold versions 1..version only'),
+  asOf: z.iso.datetime({ offset: true }).optional().describe('Fold only events whose time is at or before this RFC 3339 time'),
+});
+
+readApp.openAPIRegistry.registerPath(
+  createRoute({
+    method: 'get',
+    path: '/v1/streams/{stream}/state',
+    tags: ['read'],
+    summary: "The stream's folded state: JSON merge-patch (RFC 7396) of its events' data in version order",
+    request: { params: streamParam, query: stateQuery },
+    responses: {
+      200: {
+        description: 'The state and the version and time it reflects',
+        content: {
+          'application/json': {
+            schema: z.object({
+              stream: z.string(),
+              version: z.number().int(),
+              time: z.string().nullable(),
+              headVersion: z.number().int(),
+              state: z.unknown(),
+            }),
+          },
+        },
+      },
+      ...problemResponses(400, 401, 403, 404, 413),
+    },
+  }),
+);
+readApp.get('/v1/streams/:stream{.+}/state', async (c) => {
+  const stream = streamOf(c);
+  const parsed = stateQuery.safeParse(c.req.query());
+  refuseInvalid({ success: parsed.success, error: parsed.error, target: 'query' });
+  const q = parsed.data!;
+  const folded = await readState(c.env, tenantOf(c), stream, {
+    ...(q.version === undefined ? {} : { version: q.version }),
+    ...(q.asOf === undefined ? {} : { asOf: Date.parse(q.asOf) }),
+  });
+  // The head moves, so only a state pinned to a version (or a past time) never changes.
+  c.header('cache-control', q.version !== undefined ? 'private, max-age=31536000, immutable' : 'private, no-cache');
+  return c.json(folded, 200);
 });
