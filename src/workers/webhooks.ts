@@ -18,7 +18,7 @@ import { loadTenant } from './tenant.js';
 interface SourceRow {
   tenant: string;
   platform: WebhookSource;
-  secrets: string;
+  secrets: WebhookSecrets;
 }
 
 /** Sources looked up recently: a changed secret or a deleted source takes effect within SOURCE_CACHE_MS. */
@@ -34,7 +34,10 @@ async function lookUp(env: Env, id: string): Promise<SourceRow | null> {
   const now = Date.now();
   const cached = sources.get(id);
   if (cached && cached.until > now) return cached.row;
-  const row = await env.CATALOG.prepare('SELECT tenant, platform, secrets FROM sources WHERE id = ?').bind(id).first<SourceRow>();
+  const found = await env.CATALOG.prepare('SELECT tenant, platform, secrets FROM sources WHERE id = ?')
+    .bind(id)
+    .first<{ tenant: string; platform: WebhookSource; secrets: string }>();
+  const row = found ? { ...found, secrets: JSON.parse(found.secrets) as WebhookSecrets } : null;
   if (sources.size > 10_000) sources.clear();
   sources.set(id, { row, until: now + (row ? SOURCE_CACHE_MS : 2_000) });
   return row;
@@ -58,7 +61,7 @@ async function deliver(c: Context<App>) {
   const outcome = await handleWebhook(
     source.platform,
     { method: c.req.method === 'POST' ? 'POST' : 'GET', headers, query: c.req.query(), body, now: receivedAt },
-    JSON.parse(source.secrets) as WebhookSecrets,
+    source.secrets,
   );
   if (outcome.kind === 'respond') return reply(outcome);
   if (outcome.events.length === 0) return c.json({ events: [] }, 200);

@@ -16,10 +16,25 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Imported HMAC keys by secret: a source's secret signs every delivery, and importing it each time
+ * cost the webhook route more than the signature itself. Bounded: cleared when full.
+ */
+const hmacKeys = new Map<string, CryptoKey>();
+const HMAC_KEYS_MAX = 1000;
+
 /** HMAC-SHA256 of `message` under `key` (text keys are taken as their UTF-8 bytes, as every platform here does). */
 export async function hmacSha256(key: Uint8Array | string, message: Uint8Array): Promise<Uint8Array> {
-  const raw = typeof key === 'string' ? utf8(key) : key;
-  const cryptoKey = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const id = typeof key === 'string' ? `t:${key}` : `b:${bytesToHex(key)}`;
+  // The key itself is kept, never a pending promise: a promise begun by one request must not be
+  // awaited by another in workerd.
+  let cryptoKey = hmacKeys.get(id);
+  if (!cryptoKey) {
+    const raw = typeof key === 'string' ? utf8(key) : key;
+    cryptoKey = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    if (hmacKeys.size >= HMAC_KEYS_MAX) hmacKeys.clear();
+    hmacKeys.set(id, cryptoKey);
+  }
   return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, message));
 }
 
