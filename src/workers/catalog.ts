@@ -58,6 +58,25 @@ const fromRow = (r: Row): CatalogSegment => ({
 
 const COLUMNS = 'key, kind, tenant, shard, date, level, first_seq, last_seq, min_time, max_time, rows, bytes, checksum, stats';
 
+/** The values of a segment in the order of COLUMNS, then created_at. */
+const values = (s: CatalogSegment, now: number) => [
+  s.key,
+  s.kind,
+  s.tenant,
+  s.shard,
+  s.date,
+  s.level,
+  s.firstSeq,
+  s.lastSeq,
+  s.minTime,
+  s.maxTime,
+  s.rows,
+  s.bytes,
+  s.checksum,
+  JSON.stringify(s.stats),
+  now,
+];
+
 /**
  * Registers segments as live. A key already in the catalog is left as it is: a retried step
  * re-registers the same key, and a key that compaction retired must not come back.
@@ -69,23 +88,7 @@ export function insertSegments(db: D1Database, segments: readonly CatalogSegment
         `INSERT INTO segments (${COLUMNS}, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', ?)
          ON CONFLICT (key) DO NOTHING`,
       )
-      .bind(
-        s.key,
-        s.kind,
-        s.tenant,
-        s.shard,
-        s.date,
-        s.level,
-        s.firstSeq,
-        s.lastSeq,
-        s.minTime,
-        s.maxTime,
-        s.rows,
-        s.bytes,
-        s.checksum,
-        JSON.stringify(s.stats),
-        now,
-      ),
+      .bind(...values(s, now)),
   );
 }
 
@@ -139,25 +142,7 @@ export async function swapSegments(env: Env, retire: readonly string[], insert: 
         `INSERT INTO segments (${COLUMNS}, state, created_at)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'live', ?15 WHERE ${liveCount('?16')} = ?17
          ON CONFLICT (key) DO UPDATE SET state = 'live', retired_at = NULL, replaced_by = NULL`,
-      ).bind(
-        s.key,
-        s.kind,
-        s.tenant,
-        s.shard,
-        s.date,
-        s.level,
-        s.firstSeq,
-        s.lastSeq,
-        s.minTime,
-        s.maxTime,
-        s.rows,
-        s.bytes,
-        s.checksum,
-        JSON.stringify(s.stats),
-        now,
-        olds,
-        retire.length,
-      ),
+      ).bind(...values(s, now), olds, retire.length),
     ),
     // Retired only when every replacement is live and every segment to retire still is.
     env.CATALOG.prepare(
