@@ -133,21 +133,17 @@ export function eventBody(e: PreparedEvent): string {
   return `${JSON.stringify([e.id, e.type, e.source, e.subject, e.time]).slice(0, -1)},${e.data}]`;
 }
 
-/** A stored event row (hot window) back as the master store's row. */
+/**
+ * A stored event row (hot window) back as the master store's row. `data` is cut out of the body's
+ * text rather than parsed and serialized again, which would round integers beyond 2^53 that the
+ * write kept exact (webhook payloads carry such ids); the body is `eventBody`'s text, so its
+ * prefix is known once the first five fields are read.
+ */
 function rowOf(r: { seq: number; stream: string; version: number; received_at: number; body: string }): MasterRow {
-  const [id, type, source, subject, time, data] = JSON.parse(r.body) as [string, string, string | null, string | null, number, unknown];
-  return {
-    seq: r.seq,
-    id,
-    stream: r.stream,
-    version: r.version,
-    type,
-    source,
-    subject,
-    time,
-    receivedAt: r.received_at,
-    data: JSON.stringify(data),
-  };
+  const [id, type, source, subject, time, value] = JSON.parse(r.body) as [string, string, string | null, string | null, number, unknown];
+  const prefix = `${JSON.stringify([id, type, source, subject, time]).slice(0, -1)},`;
+  const data = r.body.startsWith(prefix) && r.body.endsWith(']') ? r.body.slice(prefix.length, -1) : JSON.stringify(value);
+  return { seq: r.seq, id, stream: r.stream, version: r.version, type, source, subject, time, receivedAt: r.received_at, data };
 }
 
 /** Stream heads kept in memory at most (~100 bytes each). */

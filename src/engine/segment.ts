@@ -69,6 +69,16 @@ export class SegmentError extends Error {
   override name = 'SegmentError';
 }
 
+/**
+ * The row's `data` as it was written: cut out of the line (whose first nine fields are written by
+ * JSON.stringify, so their text is known) rather than serialized again from the parsed value, which
+ * would round integers beyond 2^53.
+ */
+function dataText(line: string, a: readonly unknown[]): string {
+  const prefix = `${JSON.stringify(a.slice(0, 9)).slice(0, -1)},`;
+  return line.startsWith(prefix) && line.endsWith(']') ? line.slice(prefix.length, -1) : JSON.stringify(a[9]);
+}
+
 /** Decodes segment text, checking the header against the rows; errors name what disagrees. */
 export function decodeRowSegment(text: string): { header: SegmentHeader; rows: MasterRow[] } {
   const lines = text.split('\n');
@@ -100,7 +110,7 @@ export function decodeRowSegment(text: string): { header: SegmentHeader; rows: M
       subject: a[6],
       time: a[7],
       receivedAt: a[8],
-      data: JSON.stringify(a[9]),
+      data: dataText(line, a),
     };
   });
   if (rows.length > 0 && rows[rows.length - 1]!.seq !== header.lastSeq) {

@@ -6,7 +6,19 @@ import { describe, expect, it } from 'vitest';
 import { liveSegments, swapSegments } from '../../src/workers/catalog.js';
 import { shardStub } from '../../src/workers/shards.js';
 import { appended, call, post } from './helpers.js';
-import { accept, audit, deliver, dyingAt, events, failingPuts, freshTenant, publish, replicaRows, replicate } from './pipeline.js';
+import {
+  accept,
+  audit,
+  deliver,
+  dyingAt,
+  events,
+  failingPuts,
+  freshTenant,
+  masterRows,
+  publish,
+  replicaRows,
+  replicate,
+} from './pipeline.js';
 
 const status = (tenant: string) => shardStub(env, tenant, 0).status();
 
@@ -56,6 +68,17 @@ describe('replicate', () => {
     const sample = rows.get(`${tenant}-e4321`)!;
     expect(sample).toMatchObject({ seq: 4322, stream: 'post-2', version: 618, type: 'post.shared', shard: 0, source: null });
     expect(JSON.parse(sample.data)).toEqual({ n: 4321, amount: 21, user: { name: 'u5' } });
+  });
+
+  it('keeps data exactly as written, integers beyond 2^53 included, through both stores', async () => {
+    const tenant = freshTenant();
+    const data = '{"id":12345678901234567890123,"amount":1.50,"name":"\u00e9"}';
+    const [event] = events(tenant, 1);
+    await accept(tenant, [{ ...event!, data }]);
+    await publish(tenant);
+    await replicate(tenant);
+    expect((await masterRows(tenant)).map((r) => r.data)).toEqual([data]);
+    expect((await replicaRows(tenant)).map((r) => r.data)).toEqual([data]);
   });
 
   it('writes each range once when messages are duplicated, concurrent and repeated', async () => {

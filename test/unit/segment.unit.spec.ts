@@ -77,3 +77,13 @@ describe('row segments', () => {
     expect(rowSegmentKey('t', 0, 9) < rowSegmentKey('t', 0, 10)).toBe(true);
   });
 });
+
+describe('exact data', () => {
+  it('keeps integers beyond 2^53 and the data text exactly as written', () => {
+    const data = '{"id":12345678901234567890123,"n":1.50,"s":"\\u00e9"}';
+    const text = encodeRowSegment('t', 0, [
+      { seq: 1, id: 'a', stream: 's', version: 1, type: 't', source: null, subject: null, time: 1, receivedAt: 2, data },
+    ]);
+    expect(decodeRowSegment(text).rows[0]!.data).toBe(data);
+  });
+});
