@@ -6,7 +6,7 @@ import { cloudEventKey } from '../engine/cloudevents.js';
 import type { Colour } from '../engine/colour.js';
 import { ProblemError } from '../engine/problem.js';
 import type { MasterRow } from '../engine/segment.js';
-import { readMasterSegment } from './replicator.js';
+import { readMasterSegment } from './master.js';
 import { shardStub } from './shards.js';
 import type { Tenant } from './tenant.js';
 
@@ -43,24 +43,32 @@ export function viewOf(row: MasterRow, shard: number, status: Colour): EventView
   };
 }
 
-/** Reads the event at `seq` of a shard from its master row segment, found through the catalog. */
-export async function readCold(env: Env, tenant: string, shard: number, seq: number): Promise<MasterRow> {
-  const segment = await env.CATALOG.prepare(
+/**
+ * Reads events of a shard that left its hot window from their master row segments, found through
+ * the catalog: only the segments that hold one of `seqs`, each read once (one R2 read per segment).
+ */
+export async function readCold(env: Env, tenant: string, shard: number, seqs: readonly number[]): Promise<Map<number, MasterRow>> {
+  const found = new Map<number, MasterRow>();
+  if (seqs.length === 0) return found;
+  const { results } = await env.CATALOG.prepare(
     `SELECT key, first_seq, last_seq, checksum FROM segments
-      WHERE tenant = ? AND kind = 'master' AND shard = ? AND first_seq <= ? AND last_seq >= ? AND state = 'live' LIMIT 1`,
+      WHERE tenant = ? AND kind = 'master' AND shard = ? AND state = 'live' AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq`,
   )
-    .bind(tenant, shard, seq, seq)
-    .first<{ key: string; first_seq: number; last_seq: number; checksum: string }>();
-  if (!segment) throw new Error(`the catalog has no master segment of ${tenant}/${shard} holding seq ${seq}`);
-  const rows = await readMasterSegment(env, tenant, shard, {
-    key: segment.key,
-    firstSeq: segment.first_seq,
-    lastSeq: segment.last_seq,
-    checksum: segment.checksum,
-  });
-  const row = rows[seq - segment.first_seq];
-  if (!row || row.seq !== seq) throw new Error(`master segment ${segment.key} does not hold seq ${seq}`);
-  return row;
+    .bind(tenant, shard, Math.min(...seqs), Math.max(...seqs))
+    .all<{ key: string; first_seq: number; last_seq: number; checksum: string }>();
+  for (const s of results) {
+    const needed = seqs.filter((seq) => seq >= s.first_seq && seq <= s.last_seq);
+    if (needed.length === 0) continue; // between the seqs asked for, but holding none of them: not read
+    const rows = await readMasterSegment(env, tenant, shard, {
+      key: s.key,
+      firstSeq: s.first_seq,
+      lastSeq: s.last_seq,
+      checksum: s.checksum,
+    });
+    for (const seq of needed) found.set(seq, rows[seq - s.first_seq]!);
+  }
+  for (const seq of seqs) if (!found.has(seq)) throw new Error(`no master segment of ${tenant}/${shard} holds seq ${seq}`);
+  return found;
 }
 
 /**
@@ -84,6 +92,6 @@ export async function readEvent(env: Env, tenant: Tenant, id: string, source?: s
     );
   }
   const { shard, found } = hit;
-  const row = found.event ?? (await readCold(env, tenant.id, shard, found.seq));
+  const row = found.event ?? (await readCold(env, tenant.id, shard, [found.seq])).get(found.seq)!;
   return viewOf(row, shard, found.status);
 }

@@ -5,7 +5,8 @@ import { decodeParquet, type ReplicaRow } from '../engine/parquet.js';
 import { compactedKey, compactedRange, planCompaction, utcDate } from '../engine/replica.js';
 import { config } from '../config.js';
 import { expiredSegments, liveSegments, markDeleted, registerSegments, swapSegments, type CatalogSegment } from './catalog.js';
-import { readMasterSegment, writeReplica } from './replicator.js';
+import { readMasterSegment } from './master.js';
+import { writeReplica } from './replicator.js';
 import { shardStub } from './shards.js';
 import { ensureParquet } from './wasm.js';
 

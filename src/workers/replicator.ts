@@ -1,31 +1,16 @@
 // The replicate step (Queue consumer): a shard's next blue range becomes Parquet segments in R2, registered in the catalog, then green.
 
-import type { MasterSegment, StepMessage } from '../durable/shard.js';
+import type { StepMessage } from '../durable/shard.js';
 import { encodeParquet, type ReplicaRow } from '../engine/parquet.js';
 import { partitionByDate, planCompaction, replicaKey } from '../engine/replica.js';
-import { decodeRowSegment, gunzip, SegmentError, segmentChecksum } from '../engine/segment.js';
 import { config } from '../config.js';
 import { liveSegments, registerSegments, type CatalogSegment } from './catalog.js';
+import { readMasterSegment } from './master.js';
 import { shardStub } from './shards.js';
 import { ensureParquet } from './wasm.js';
 
 /** Replicate steps one message may run before it yields (the shard asks again if more is blue). */
 const STEPS_PER_MESSAGE = 2;
-
-/** Reads a master row segment back from R2, checking its checksum and that it is the range the shard recorded. */
-export async function readMasterSegment(env: Env, tenant: string, shard: number, segment: MasterSegment): Promise<ReplicaRow[]> {
-  const object = await env.SEGMENTS.get(segment.key);
-  if (!object) throw new SegmentError(`master segment ${segment.key} is missing from R2`);
-  const text = await gunzip(new Uint8Array(await object.arrayBuffer()));
-  const checksum = await segmentChecksum(text);
-  if (checksum !== segment.checksum)
-    throw new SegmentError(`master segment ${segment.key} has checksum ${checksum}, expected ${segment.checksum}`);
-  const { header, rows } = decodeRowSegment(text);
-  if (header.tenant !== tenant || header.shard !== shard || header.firstSeq !== segment.firstSeq || header.lastSeq !== segment.lastSeq) {
-    throw new SegmentError(`master segment ${segment.key} holds ${header.tenant}/${header.shard} ${header.firstSeq}..${header.lastSeq}`);
-  }
-  return rows.map((r) => ({ ...r, shard }));
-}
 
 /**
  * Writes rows of one shard range as one Parquet segment per UTC day, under deterministic keys,

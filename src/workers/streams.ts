@@ -6,9 +6,7 @@ import { colourOf } from '../engine/colour.js';
 import { foldState, type Json } from '../engine/fold.js';
 import { ProblemError } from '../engine/problem.js';
 import { shardOf } from '../engine/routing.js';
-import type { MasterRow } from '../engine/segment.js';
-import { readMasterSegment } from './replicator.js';
-import { viewOf, type EventView } from './events.js';
+import { readCold, viewOf, type EventView } from './events.js';
 import { shardStub } from './shards.js';
 import type { Tenant } from './tenant.js';
 
@@ -30,39 +28,18 @@ export interface History {
   next: number | null;
 }
 
-/** Reads the evicted events of a page from their master segments: each segment once, found through the catalog. */
-async function fillCold(env: Env, tenant: string, shard: number, page: HistoryPage): Promise<Map<number, MasterRow>> {
-  const cold = page.events.filter((e) => e.row === null).map((e) => e.seq);
-  const found = new Map<number, MasterRow>();
-  if (cold.length === 0) return found;
-  const { results } = await env.CATALOG.prepare(
-    `SELECT key, first_seq, last_seq, checksum FROM segments
-      WHERE tenant = ? AND kind = 'master' AND shard = ? AND state = 'live' AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq`,
-  )
-    .bind(tenant, shard, Math.min(...cold), Math.max(...cold))
-    .all<{ key: string; first_seq: number; last_seq: number; checksum: string }>();
-  for (const s of results) {
-    const needed = cold.filter((seq) => seq >= s.first_seq && seq <= s.last_seq);
-    if (needed.length === 0) continue; // between the page's seqs, but none of them: not read
-    const rows = await readMasterSegment(env, tenant, shard, {
-      key: s.key,
-      firstSeq: s.first_seq,
-      lastSeq: s.last_seq,
-      checksum: s.checksum,
-    });
-    for (const seq of needed) found.set(seq, rows[seq - s.first_seq]!);
-  }
-  for (const seq of cold) if (!found.has(seq)) throw new Error(`no master segment of ${tenant}/${shard} holds seq ${seq}`);
-  return found;
-}
-
 /** One page of a stream's history, hot or cold, in version order (or reversed). */
 export async function readHistory(env: Env, tenant: Tenant, stream: string, query: HistoryQuery): Promise<History> {
   const shard = shardOf(stream, tenant.shardCount);
   const from = query.from ?? (query.direction === 'forward' ? 1 : Number.MAX_SAFE_INTEGER);
   const page: HistoryPage = await shardStub(env, tenant.id, shard).history(stream, from, query.limit, query.direction);
   if (!page.exists) throw new ProblemError(404, 'not-found', `stream "${stream.slice(0, 256)}" has no events in this tenant`);
-  const cold = await fillCold(env, tenant.id, shard, page);
+  const cold = await readCold(
+    env,
+    tenant.id,
+    shard,
+    page.events.filter((e) => e.row === null).map((e) => e.seq),
+  );
   const events: EventView[] = [];
   for (const e of page.events) {
     const row = e.row ?? cold.get(e.seq)!;
