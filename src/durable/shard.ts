@@ -262,7 +262,8 @@ export class Shard extends DurableObject<Env> {
       const grey = { firstSeq: this.marks.blueThrough + 1, lastSeq: after };
       if (calls.some((c) => c.urgent)) this.urgentThrough = after;
       if (this.eager('publish') && this.asked.publish === null) this.notify('publish', grey);
-      this.arm();
+      // A commit moves only the publish step's due time: the write path skips the other lookups.
+      this.arm(this.publishDue(Date.now()));
     }
     const out: AppendResult[][] = [];
     let i = 0;
@@ -433,9 +434,8 @@ export class Shard extends DurableObject<Env> {
     return (step === 'publish' ? this.marks.blueThrough : this.marks.greenThrough) < this.urgentThrough;
   }
 
-  /** Sets the alarm for nextWake() unless it is already set for that time or sooner. */
-  private arm(): void {
-    const at = this.nextWake(Date.now());
+  /** Sets the alarm for `at` (by default nextWake()) unless it is already set for that time or sooner. */
+  private arm(at: number | null = this.nextWake(Date.now())): void {
     if (at === null) return;
     if (this.alarmAt === null || at < this.alarmAt) {
       this.alarmAt = at;
