@@ -463,6 +463,11 @@ export function castValue(v: Scalar, from: SqlType, to: Exclude<SqlType, 'json' 
   }
 }
 
+/** A character as a literal in a `u`-flag regular expression. */
+function escapeRegex(c: string): string {
+  return /[.*+?^${}()|[\]\\]/u.test(c) ? `\\${c}` : c;
+}
+
 /** A LIKE pattern as a regular expression over code points. */
 export function likeRegex(pattern: string, escape: string | null, caseInsensitive: boolean): RegExp {
   let src = '';
@@ -470,10 +475,10 @@ export function likeRegex(pattern: string, escape: string | null, caseInsensitiv
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
     if (escape !== null && c === escape && i + 1 < chars.length) {
-      src += chars[++i]!.replace(/[.*+?^${}()|[\]\\/-]/gu, '\\$&');
+      src += escapeRegex(chars[++i]!);
     } else if (c === '%') src += '[^]*';
     else if (c === '_') src += '[^]';
-    else src += c.replace(/[.*+?^${}()|[\]\\/-]/gu, '\\$&');
+    else src += escapeRegex(c);
   }
   return new RegExp(`^${src}$`, caseInsensitive ? 'iu' : 'u');
 }
@@ -1153,3 +1158,73 @@ export function evaluate(batch: Batch, e: Expr, refs?: Refs): ColumnVector {
 
 /** A constant TRUE vector. */
 export const ALWAYS = TRUE;
+
+const COLUMN_TYPES: Record<string, SqlType> = {
+  id: 'string',
+  stream: 'string',
+  type: 'string',
+  source: 'string',
+  subject: 'string',
+  data: 'string',
+  time: 'timestamp',
+  received_at: 'timestamp',
+  shard: 'integer',
+  seq: 'integer',
+  version: 'integer',
+};
+
+/**
+ * The static type of an expression, as the executor needs it to type aggregate states the same way
+ * in every batch and segment. A `data` path is `json` whether or not a file shreds it. `ref` types
+ * post-aggregation references.
+ */
+export function staticType(e: Expr, ref?: (kind: 'groupRef' | 'aggRef', index: number) => SqlType): SqlType {
+  const t = (x: Expr) => staticType(x, ref);
+  switch (e.kind) {
+    case 'column':
+      return COLUMN_TYPES[e.name] ?? 'string';
+    case 'path':
+      return 'json';
+    case 'literal':
+      return e.type;
+    case 'unary': {
+      if (e.op === 'not') return 'boolean';
+      const a = t(e.arg);
+      return a === 'integer' ? 'integer' : 'double';
+    }
+    case 'binary':
+      if (['and', 'or', '=', '<>', '<', '<=', '>', '>='].includes(e.op)) return 'boolean';
+      if (e.op === '||') return 'string';
+      return t(e.left) === 'integer' && t(e.right) === 'integer' && e.op !== '/' ? 'integer' : 'double';
+    case 'in':
+    case 'between':
+    case 'like':
+    case 'isNull':
+      return 'boolean';
+    case 'cast':
+      return e.to;
+    case 'call':
+      switch (e.name) {
+        case 'date_trunc':
+          return 'timestamp';
+        case 'lower':
+        case 'upper':
+          return 'string';
+        case 'length':
+          return 'integer';
+        case 'abs':
+        case 'round':
+          return t(e.args[0]!) === 'integer' ? 'integer' : 'double';
+        case 'coalesce':
+          return e.args.map(t).find((x) => x !== 'null') ?? 'null';
+      }
+      return 'null';
+    case 'case':
+      return [...e.whens.map((w) => w.then), ...(e.otherwise ? [e.otherwise] : [])].map(t).find((x) => x !== 'null') ?? 'null';
+    case 'groupRef':
+    case 'aggRef':
+      return ref ? ref(e.kind, e.index) : 'null';
+    case 'aggregate':
+      return 'null';
+  }
+}
