@@ -215,6 +215,11 @@ function decodeNum(v: unknown): number {
   throw new Error('aggregate state: bad number');
 }
 
+/** An integer-column number past 2⁵³: handled as the exact integer it is, like BigInt64Array values. */
+function unsafeInt(t: SqlType, v: number): boolean {
+  return t === 'integer' && !Number.isSafeInteger(v) && Number.isInteger(v);
+}
+
 /** Integer-column values may arrive as decimal strings (beyond 2⁵³) through `add`. */
 function parseBig(v: string): bigint {
   if (!/^-?\d+$/.test(v)) throw new Error(`not an integer: ${v}`);
@@ -376,7 +381,8 @@ function countValid(n: number, valid: Uint8Array | null, rows: Int32Array | null
 /**
  * Adds `x` to the expansion `p` (Shewchuk's grow-expansion, as in Python's math.fsum): afterwards
  * the partials, non-overlapping and increasing in magnitude, sum exactly to the old sum plus `x`.
- * Returns false when an intermediate overflowed (the caller records ±Infinity).
+ * Returns false, and empties `p`, when an intermediate overflowed: the caller records ±Infinity
+ * (whether a sum near the double range overflows depends on the order, as in any float sum).
  */
 function grow(p: number[], x: number): boolean {
   let k = 0;
@@ -388,13 +394,17 @@ function grow(p: number[], x: number): boolean {
       y = t;
     }
     const hi = x + y;
+    if (!Number.isFinite(hi)) {
+      p.length = 0;
+      return false;
+    }
     const lo = y - (hi - x);
     if (lo !== 0) p[k++] = lo;
     x = hi;
   }
   p.length = k;
   if (x !== 0) p.push(x);
-  return Number.isFinite(x);
+  return true;
 }
 
 /** The expansion's exact sum rounded once to the nearest double (ties to even), as math.fsum does. */
@@ -473,11 +483,9 @@ class SumAcc extends Base {
   }
 
   private addFinite(x: number): void {
-    if (!grow(this.p, x)) {
-      // An intermediate overflowed: the sum leaves the double range.
-      const top = this.p.pop()!;
-      this.special |= top > 0 ? 2 : 4;
-    }
+    // An overflow takes the sign of the larger operand (the running sum or x).
+    const top = this.p.length ? this.p[this.p.length - 1]! : 0;
+    if (!grow(this.p, x)) this.special |= (Math.abs(x) >= Math.abs(top) ? x : top) > 0 ? 2 : 4;
   }
 
   private addNum(v: number): void {
@@ -581,7 +589,10 @@ class SumAcc extends Base {
 /** A value as min/max/distinct hold it: bigint only for integers beyond 2⁵³. */
 type Val = number | bigint | string | boolean;
 
-/** CouchDB-like order across types (false < true < numbers < strings); NaN is the greatest number (DuckDB). */
+/**
+ * CouchDB-like order across types (false < true < numbers < strings); NaN is the greatest number
+ * (DuckDB). min/max store −0 as 0 (equal values; JSON cannot carry the sign of zero).
+ */
 function cmpVal(a: Val, b: Val): number {
   const ra = typeof a === 'boolean' ? 0 : typeof a === 'string' ? 2 : 1;
   const rb = typeof b === 'boolean' ? 0 : typeof b === 'string' ? 2 : 1;
@@ -636,7 +647,8 @@ class MinMax extends Base {
   add(v: Scalar): void {
     if (v === null) return;
     if (typeof v === 'string' && this.t === 'integer') this.offer(normBig(parseBig(v)));
-    else this.offer(v);
+    else if (typeof v === 'number' && unsafeInt(this.t, v)) this.offer(BigInt(v));
+    else this.offer(v === 0 ? 0 : v);
   }
 
   protected override addBig(v: bigint): void {
@@ -668,7 +680,7 @@ class MinMax extends Base {
         have = true;
       } else if (isMin ? v < best || best !== best : v > best || v !== v) best = v;
     }
-    if (have) this.offer(best);
+    if (have) this.offer(best === 0 ? 0 : best);
   }
 
   override addDictionary(dictionary: readonly string[], codes: Int32Array, valid: Uint8Array | null, rows: Int32Array | null, o = 0): void {
@@ -746,8 +758,10 @@ class DistinctAcc extends Base {
 
   add(v: Scalar): void {
     if (v === null) return;
-    if (typeof v === 'number') this.addNum(v);
-    else if (typeof v === 'boolean') this.bools |= v ? 2 : 1;
+    if (typeof v === 'number') {
+      if (unsafeInt(this.t, v)) this.addBig(BigInt(v));
+      else this.addNum(v);
+    } else if (typeof v === 'boolean') this.bools |= v ? 2 : 1;
     else if (this.t === 'integer') this.addBig(parseBig(v));
     else this.addStr(v);
   }
@@ -1051,8 +1065,10 @@ class Hll extends Base {
 
   add(v: Scalar): void {
     if (v === null) return;
-    if (typeof v === 'number') this.insert(hashNumber(v));
-    else if (typeof v === 'boolean') this.insert(hashWords(TAG_BOOL, v ? 1 : 0, 0));
+    if (typeof v === 'number') {
+      if (unsafeInt(this.t, v)) this.addBig(BigInt(v));
+      else this.insert(hashNumber(v));
+    } else if (typeof v === 'boolean') this.insert(hashWords(TAG_BOOL, v ? 1 : 0, 0));
     else if (this.t === 'integer') this.addBig(parseBig(v));
     else this.insert(hashString(v));
   }
@@ -1190,7 +1206,7 @@ class Kll extends Base {
 
   private push(x: number): void {
     if (x !== x) return;
-    this.levels[0]!.push(x);
+    this.levels[0]!.push(x === 0 ? 0 : x);
     this.n++;
     if (++this.held >= this.maxHeld) this.compress();
   }
