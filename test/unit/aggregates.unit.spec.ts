@@ -4,7 +4,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AggregateCall, AggregateFn, Scalar, SqlType } from '../../src/engine/query/ast.js';
+import type { AggregateCall, AggregateFn, Expr, Scalar, SqlType } from '../../src/engine/query/ast.js';
 import {
   HLL_SPARSE_MAX,
   HLL_STD_ERROR,
@@ -19,7 +19,7 @@ import {
 import { compareCodePoints } from '../../src/engine/parquet.js';
 
 const SPAN = { start: 0, end: 1 };
-const ARG = { kind: 'path', path: ['x'], span: SPAN } as const;
+const ARG: Expr = { kind: 'path', path: ['x'], span: SPAN };
 
 function call(fn: AggregateFn | 'count*', distinct = false, q?: number): AggregateCall {
   if (fn === 'count*') return { fn: 'count', arg: null, distinct: false };
