@@ -11,7 +11,7 @@
 // Expressions print fully parenthesised, so precedence never changes the meaning.
 
 import type { EventColumn, Expr, OrderItem, QuerySpec, SelectStatement, SqlType } from './ast.js';
-import { castTypeName, literalSql, staticType } from './analyse.js';
+import { castTypeName, exprKey, literalSql, staticType } from './analyse.js';
 
 export interface PrintOptions {
   dialect?: 'own' | 'duckdb';
@@ -225,9 +225,28 @@ export function toSql(spec: QuerySpec, opts: PrintOptions = {}): string {
   const items = spec.outputs.map((o) => `${pr.expr(o.expr)} AS ${quoteIdent(o.name)}`).join(', ');
   const parts = [`SELECT ${items} FROM ${pr.from()}`];
   if (spec.where) parts.push(`WHERE ${pr.expr(spec.where, 'boolean')}`);
-  if (spec.aggregated && spec.groupBy.length) parts.push(`GROUP BY ${spec.groupBy.map((g) => pr.expr(g)).join(', ')}`);
+  // A literal key would read as a position: print the position of the output that holds it.
+  const position = (e: Expr): string | null => {
+    if (e.kind !== 'literal') return null;
+    const k = exprKey(e);
+    const j = spec.outputs.findIndex((o) => exprKey(o.expr) === k);
+    return j >= 0 ? String(j + 1) : null;
+  };
+  if (spec.aggregated && spec.groupBy.length) {
+    const keys = spec.groupBy.map((g, i) => {
+      const j = g.kind === 'literal' ? spec.outputs.findIndex((o) => o.expr.kind === 'groupRef' && o.expr.index === i) : -1;
+      return j >= 0 ? String(j + 1) : pr.expr(g);
+    });
+    parts.push(`GROUP BY ${keys.join(', ')}`);
+  }
   if (spec.having) parts.push(`HAVING ${pr.expr(spec.having, 'boolean')}`);
-  if (spec.orderBy.length) parts.push(`ORDER BY ${spec.orderBy.map((o) => pr.orderKey(o)).join(', ')}`);
+  if (spec.orderBy.length) {
+    const keys = spec.orderBy.map((o) => {
+      const j = position(o.expr);
+      return j !== null ? `${j} ${o.desc ? 'DESC' : 'ASC'} NULLS ${o.nullsFirst ? 'FIRST' : 'LAST'}` : pr.orderKey(o);
+    });
+    parts.push(`ORDER BY ${keys.join(', ')}`);
+  }
   tail(parts, spec.limit, spec.offset);
   return parts.join(' ');
 }

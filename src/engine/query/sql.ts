@@ -248,7 +248,9 @@ function tokenize(sql: string): Token[] {
     }
     const prev = tokens[tokens.length - 1];
     const dotNumber =
-      c === '.' && isDigit(sql[i + 1] ?? '') && !(prev && (prev.kind === 'ident' || prev.kind === 'qident' || prev.raw === ')'));
+      c === '.' &&
+      isDigit(sql[i + 1] ?? '') &&
+      !(prev && ((prev.kind === 'ident' && !RESERVED.has(prev.value)) || prev.kind === 'qident' || prev.raw === ')'));
     if (isDigit(c) || dotNumber) {
       while (i < n && isDigit(sql[i]!)) i++;
       if (sql[i] === '.' && !(sql[i + 1] === '.')) {
@@ -1316,7 +1318,7 @@ export function parseSelect(sql: string): SelectStatement {
 export function formatSqlError(sql: string, err: SqlError): string {
   const { start, end } = err.span;
   const s = Math.max(0, Math.min(start, sql.length));
-  const lineStart = sql.lastIndexOf('\n', s - 1) + 1;
+  const lineStart = s === 0 ? 0 : sql.lastIndexOf('\n', s - 1) + 1;
   let lineEnd = sql.indexOf('\n', s);
   if (lineEnd < 0) lineEnd = sql.length;
   let from = lineStart;
