@@ -275,6 +275,16 @@ describe('semantics', () => {
     expect(run('sum', 'double', Array(10).fill(0.1))).toBe(1);
     expect(run('sum', 'double', [1e308, 1e308, -1e308])).toBe(Infinity); // overflow is not undone
     expect(run('sum', 'double', [Infinity, -Infinity])).toBeNaN();
+    const typed = (xs: number[]) => {
+      const a = createAccumulator(call('sum'), 'double');
+      a.addNumbers(Float64Array.from(xs), null, null);
+      return a.result();
+    };
+    expect(typed([0.5, Infinity, 2])).toBe(Infinity);
+    expect(typed([-Infinity, 0.1, Infinity])).toBeNaN();
+    expect(typed([1e308, 0.5, 1e308])).toBe(Infinity);
+    expect(typed([-1e308, 0.5, -1e308])).toBe(-Infinity);
+    expect(typed([0.1, 0.2, 0.3, -0.6])).toBe(run('sum', 'double', [0.1, 0.2, 0.3, -0.6]));
   });
 
   it('count(DISTINCT) treats 1 and 1.0, 0 and −0, NaN and NaN as equal; json tags types', () => {

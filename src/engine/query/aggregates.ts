@@ -454,6 +454,8 @@ function divRound(s: bigint, c: number): number {
 
 const TWO52 = 2 ** 52;
 const TWO51 = 2 ** 51;
+/** More partials than a double expansion can have (2,098 bits of exponent range / 53). */
+const EXPANSION_MAX = 64;
 
 class SumAcc extends Base {
   /** The exact sum of the finite inputs. */
@@ -519,23 +521,57 @@ class SumAcc extends Base {
   override addNumbers(values: NumericArray, valid: Uint8Array | null, rows: Int32Array | null, o = 0): void {
     if (values instanceof BigInt64Array) return super.addNumbers(values, valid, rows, o);
     const n = rows ? rows.length : values.length;
-    // Small integers accumulate exactly in `acc` (|acc| ≤ 2⁵² + 2⁵¹ < 2⁵³), flushed into the expansion.
+    // Small integers accumulate exactly in `acc` (|acc| ≤ 2⁵² + 2⁵¹ < 2⁵³), flushed into the
+    // expansion; other finite values grow a local copy of the expansion (≤ 40 partials for doubles).
     let acc = 0;
     let count = 0;
+    const buf = new Float64Array(EXPANSION_MAX);
+    let len = this.p.length;
+    buf.set(this.p);
+    let ints = true;
     for (let j = 0; j < n; j++) {
       const i = rows ? rows[j]! : j;
       if (valid !== null && ((valid[(o + i) >> 3]! >> ((o + i) & 7)) & 1) === 0) continue;
-      const v = values[i]!;
-      if (Number.isInteger(v) && v <= TWO51 && v >= -TWO51) {
-        count++;
-        acc += v;
+      let x = values[i]!;
+      count++;
+      if (Number.isInteger(x) && x <= TWO51 && x >= -TWO51) {
+        acc += x;
         if (acc > TWO52 || acc < -TWO52) {
-          this.addFinite(acc);
+          x = acc;
           acc = 0;
+        } else continue;
+      } else if (!Number.isFinite(x)) {
+        count--;
+        this.p = Array.from(buf.subarray(0, len));
+        this.addNum(x);
+        len = this.p.length;
+        buf.set(this.p);
+        continue;
+      } else if (ints && !Number.isInteger(x)) ints = false;
+      let k = 0;
+      for (let m = 0; m < len; m++) {
+        let y = buf[m]!;
+        if (Math.abs(x) < Math.abs(y)) {
+          const t = x;
+          x = y;
+          y = t;
         }
-      } else this.addNum(v);
+        const hi = x + y;
+        const lo = y - (hi - x);
+        if (lo !== 0) buf[k++] = lo;
+        x = hi;
+      }
+      if (!Number.isFinite(x)) {
+        // Overflow past the double range: the slow path records it.
+        this.p = [];
+        this.special |= x > 0 ? 2 : 4;
+        k = 0;
+      } else if (x !== 0) buf[k++] = x;
+      len = k;
     }
+    this.p = Array.from(buf.subarray(0, len));
     this.n += count;
+    if (!ints) this.ints = false;
     if (acc !== 0) this.addFinite(acc);
   }
 
@@ -1143,6 +1179,23 @@ class Hll extends Base {
 
 const KLL_C = 2 / 3;
 
+/** Ascending, in place: insertion sort for the small low levels, the engine's sort otherwise. */
+function sortNumbers(a: number[]): void {
+  if (a.length > 32) {
+    a.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    return;
+  }
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
 /**
  * approx_quantile(x, q) by a KLL sketch (Karnin, Lang, Liberty 2016; the compactor scheme of
  * Liberty's reference implementation, c = 2/3). Level h holds items of weight 2^h; a full level is
@@ -1185,14 +1238,18 @@ class Kll extends Base {
     return a;
   }
 
+  /** Capacities per level, recomputed when a level is added. */
+  private caps: number[] = [];
+
   private capacity(h: number): number {
-    return Math.ceil(KLL_K * KLL_C ** (this.levels.length - h - 1)) + 1;
+    return this.caps[h]!;
   }
 
   private limit(): number {
-    let s = 0;
-    for (let h = 0; h < this.levels.length; h++) s += this.capacity(h);
-    return s;
+    const H = this.levels.length;
+    // Low levels keep at least 8 items (as DataSketches' KLL does): fewer, larger compactions.
+    this.caps = this.levels.map((_, h) => Math.max(8, Math.ceil(KLL_K * KLL_C ** (H - h - 1)) + 1));
+    return this.caps.reduce((a, b) => a + b, 0);
   }
 
   private bit(): number {
@@ -1218,12 +1275,14 @@ class Kll extends Base {
           this.levels.push([]);
           this.maxHeld = this.limit();
         }
-        const a = Float64Array.from(this.levels[h]!).sort();
+        const a = this.levels[h]!;
+        sortNumbers(a);
         const up = this.levels[h + 1]!;
-        const odd = a.length & 1;
-        for (let i = odd + this.bit(); i < a.length; i += 2) up.push(a[i]!);
-        this.levels[h] = odd ? [a[0]!] : [];
-        this.held -= (a.length - odd) / 2;
+        const len = a.length;
+        const odd = len & 1;
+        for (let i = odd + this.bit(); i < len; i += 2) up.push(a[i]!);
+        a.length = odd; // the smallest stays when the count is odd
+        this.held -= (len - odd) / 2;
         return;
       }
     }
