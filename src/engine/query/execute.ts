@@ -412,6 +412,9 @@ export function scanRows(spec: QuerySpec, rows: readonly ReplicaRow[], into: Par
   }
 }
 
+/** Rows per record batch read from Parquet (at least a row group's 10,000). */
+const SCAN_BATCH_ROWS = 65_536;
+
 /**
  * Scans a replica Parquet file into `into`: only `columns`, only `rowGroups` (null: all), one row
  * group at a time (parquet-wasm's memory grows to what one read needs and never shrinks). parquet-wasm
@@ -428,7 +431,8 @@ export async function scanParquet(
     const groups = options.rowGroups ?? Array.from({ length: pf.metadata().numRowGroups() }, (_, i) => i);
     for (const rg of groups) {
       if (into.satisfied) break;
-      const wasm = await pf.read({ columns: options.columns, rowGroups: [rg] });
+      // One record batch per row group: parquet-wasm's default (1,024 rows) multiplies per-batch work.
+      const wasm = await pf.read({ columns: options.columns, rowGroups: [rg], batchSize: SCAN_BATCH_ROWS });
       const table = tableFromIPC(wasm.intoIPCStream());
       for (const rb of table.batches) scanBatch(spec, batchFromArrow(rb), into);
     }
