@@ -427,6 +427,10 @@ export function analyse(stmt: SelectStatement, sql: string): QuerySpec {
     typed: ordinal(o.expr) === null ? an.tc(o.expr, 'ORDER BY') : null,
   }));
   for (const o of orderTyped) {
+    const e = o.item.expr;
+    if (e.kind === 'literal' && o.n === null && !(stmt.items !== 'star' && stmt.items.some((it) => it.expr === e))) {
+      an.fail('ORDER BY a constant has no effect', e.span, 'order by an output position (ORDER BY 1), an alias or an expression');
+    }
     if (o.n !== null && (o.n < 1 || o.n > items.length)) {
       an.fail(`ORDER BY ${o.n} is not a position in the select list`, o.item.expr.span, `positions are 1 to ${items.length}`);
     }

@@ -69,10 +69,18 @@ class Printer {
   /** The type siblings of a comparison agree on, for typing paths among them. */
   private common(es: Expr[], fallback: Want = null): Want {
     for (const e of es) {
-      const t = staticType(e, this.spec);
-      if (t !== 'json' && t !== 'null') return t;
+      const t = this.concrete(e);
+      if (t) return t;
     }
     return fallback;
+  }
+
+  /** The SQL type `e` has in DuckDB when it is not a bare data path (coalesce/CASE over paths and columns: the column's). */
+  private concrete(e: Expr): Want {
+    if (e.kind === 'call' && e.name === 'coalesce') return this.common(e.args);
+    if (e.kind === 'case') return this.common([...e.whens.map((w) => w.then), ...(e.otherwise ? [e.otherwise] : [])]);
+    const t = staticType(e, this.spec);
+    return t === 'json' || t === 'null' ? null : t;
   }
 
   expr(e: Expr, want: Want = null): string {
@@ -159,20 +167,21 @@ class Printer {
       case 'groupRef': {
         const g = this.spec?.groupBy[e.index];
         if (!g) throw new RangeError(`groupRef ${e.index} has no group key`);
-        // A group key prints exactly as in GROUP BY (DuckDB matches them by text); a path key is
-        // then converted to what the context wants.
-        const key = p(g);
-        if (this.duck && g.kind === 'path' && want && want !== 'string' && want !== 'json' && want !== 'null') {
-          return `TRY_CAST(${key} AS ${castTypeName(want)})`;
-        }
-        return key;
+        // A group key prints exactly as in GROUP BY (DuckDB matches them by text).
+        return this.retype(p(g), staticType(g, this.spec), want);
       }
       case 'aggRef': {
         const a = this.spec?.aggregates[e.index];
         if (!a) throw new RangeError(`aggRef ${e.index} has no aggregate`);
-        return p({ kind: 'aggregate', call: a, span: e.span });
+        return this.retype(p({ kind: 'aggregate', call: a, span: e.span }), staticType(e, this.spec), want);
       }
     }
+  }
+
+  /** A post-aggregation value of a data path (VARCHAR in DuckDB) converted to what its context wants. */
+  private retype(sql: string, t: SqlType, want: Want): string {
+    if (!this.duck || this.opts.path || t !== 'json' || !want || want === 'string' || want === 'json' || want === 'null') return sql;
+    return `TRY_CAST(${sql} AS ${castTypeName(want)})`;
   }
 
   /** An ORDER BY key: a bare column is qualified so that no output alias can capture it. */
@@ -227,7 +236,8 @@ export function toSql(spec: QuerySpec, opts: PrintOptions = {}): string {
   if (spec.where) parts.push(`WHERE ${pr.expr(spec.where, 'boolean')}`);
   // A literal key would read as a position: print the position of the output that holds it.
   const position = (e: Expr): string | null => {
-    if (e.kind !== 'literal') return null;
+    const resolved = e.kind === 'groupRef' ? spec.groupBy[e.index] : e;
+    if (resolved?.kind !== 'literal') return null;
     const k = exprKey(e);
     const j = spec.outputs.findIndex((o) => exprKey(o.expr) === k);
     return j >= 0 ? String(j + 1) : null;
