@@ -9,6 +9,7 @@ import { ingestApp } from './workers/ingest.js';
 import { globalApp } from './workers/global.js';
 import { handleQueue } from './workers/queues.js';
 import { readApp } from './workers/read.js';
+import { reducerApp } from './workers/reducers.js';
 import { subscriptionApp } from './workers/subscriptions.js';
 import { webhookApp } from './workers/webhooks.js';
 
@@ -28,6 +29,7 @@ app.route('/', readApp);
 app.route('/', globalApp);
 app.route('/', subscriptionApp);
 app.route('/', adminApp);
+app.route('/', reducerApp);
 app.route('/', webhookApp);
 
 app.doc31('/openapi.json', {
