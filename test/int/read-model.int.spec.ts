@@ -243,11 +243,11 @@ class Subscription implements fc.AsyncCommand<Model, Real> {
   toString = () => `subscription(${this.limit}, ${this.ack ? 'ack' : 'crash'})`;
 }
 
-const patch: fc.Arbitrary<Json> = fc.oneof(
+const patch = fc.oneof(
   fc.record({ n: fc.integer({ min: -5, max: 5 }) }, { requiredKeys: [] }),
   fc.record({ name: fc.constantFrom('x', 'y', null), tags: fc.constantFrom(['a'], null) }, { requiredKeys: [] }),
   fc.record({ nested: fc.record({ k: fc.constantFrom(1, 'v', null) }) }),
-);
+) as fc.Arbitrary<Json>;
 
 const commands = [
   fc
