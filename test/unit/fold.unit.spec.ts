@@ -53,7 +53,7 @@ describe('reducers', () => {
   ]);
 
   it('apply each type its reducer and merge the rest', () => {
-    const events = [
+    const events: { type: string; data: Json }[] = [
       { type: 'created', data: { name: 'Post', stats: { likes: 0 } } },
       { type: 'liked', data: {} },
       { type: 'liked', data: { anything: true } },
