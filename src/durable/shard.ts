@@ -460,9 +460,16 @@ export class Shard extends DurableObject<Env> {
     return (step === 'publish' ? this.marks.blueThrough : this.marks.greenThrough) < this.urgentThrough;
   }
 
-  /** Sets the alarm for `at` (by default nextWake()) unless it is already set for that time or sooner. */
+  /**
+   * Sets the alarm for `at` (by default nextWake()) unless it is already set for that time or
+   * sooner. Never for now or the past: the runtime deletes the alarm once a handler for the same
+   * time returns, so a due wake set while alarm() runs (by a commit or a mark between its awaits)
+   * would vanish with it, and the shard would sleep with work left (found by the reads bench:
+   * green events never evicted).
+   */
   private arm(at: number | null = this.nextWake(Date.now())): void {
     if (at === null) return;
+    at = Math.max(at, Date.now() + 1);
     if (this.alarmAt === null || at < this.alarmAt) {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
@@ -511,6 +518,9 @@ export class Shard extends DurableObject<Env> {
       }
     }
     this.evict(now);
+    // Set afresh from the state as it is now: what other calls armed while this ran may be the
+    // time this handler is for, which the runtime clears when it returns.
+    this.alarmAt = null;
     this.arm();
   }
 
