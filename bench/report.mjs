@@ -252,3 +252,26 @@ export function storageTable(stores, goal) {
 export function storagePass(set, ndjsonPerEvent, goal) {
   return set.oursBytes <= set.duckBytes && ndjsonPerEvent / set.oursPerEvent >= goal.ndjsonRatio;
 }
+
+/** The reads scenario (bench/reads.mjs): latencies beside the empty Worker's of the same run. */
+export function readsTable(r) {
+  const floor = r.floor.p50;
+  const row = (name, m) =>
+    `| ${name} | ${m.samples} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.max, 1)} | ${(m.p50 / floor).toFixed(1)}× |`;
+  return (
+    [
+      '| read | samples | p50 ms | p99 ms | max ms | p50 / empty Worker p50 |',
+      '|---|---:|---:|---:|---:|---:|',
+      row('floor: GET /empty (before the hot reads)', r.floor),
+      row('floor: GET /empty (after eviction)', r.floorAfter),
+      row('GET /v1/events/{id}, hot (shard status memory)', r.hotById),
+      row(`GET /v1/events/{id}, cold, first read of its master segment (${r.coldSegments} segments)`, r.coldById),
+      row('GET /v1/events/{id}, cold, segment already decoded by the isolate', r.coldByIdCached),
+      row('GET /v1/streams/{stream}/events?limit=1000, 1,000 events, hot', r.hotHistory),
+      row('same history, cold, first read of its segments', r.coldHistory),
+      row('same history, cold, segments already decoded', r.coldHistoryCached),
+    ].join('\n') +
+    (r.warning ? `\n(warning: ${r.warning})` : '') +
+    "\n(sequential requests from the same machine; every read asks the tenant's 8 shards (by id) or one shard (history); cold reads add the catalog lookup in D1 and the master segment from R2)"
+  );
+}

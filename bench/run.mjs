@@ -27,6 +27,7 @@ import {
   median,
   ingestTable,
   keptUp,
+  readsTable,
   saturationTable,
   storagePass,
   storageTable,
@@ -51,7 +52,7 @@ const cfg = {
   streams: env('BENCH_STREAMS', 10_000), // streams the events are spread over
   floorPort: env('BENCH_FLOOR_PORT', 8790),
   storePort: env('BENCH_STORE_PORT', 8791), // the pipeline stores take the next ports, one per trigger
-  scenarios: list('BENCH_SCENARIOS', 'ingest,freshness,saturation,storage,parquet'),
+  scenarios: list('BENCH_SCENARIOS', 'ingest,freshness,saturation,storage,parquet,reads'),
   triggers: list('BENCH_TRIGGERS', 'notify,batch'),
   freshRates: list('BENCH_FRESH_RATES', '10000,2000').map(Number), // events/s of the freshness runs
   pollMs: env('BENCH_POLL_MS', 50), // GET /v1/status period of the freshness probe
@@ -59,7 +60,9 @@ const cfg = {
   drainTimeout: env('BENCH_DRAIN_TIMEOUT', 120), // seconds a backlog may take to turn green
   storeLog: process.env.BENCH_STORE_LOG || 'warn', // wrangler --log-level of the stores (info: queue batches)
 };
-const SCENARIO_NAMES = ['ingest', 'freshness', 'saturation', 'storage', 'parquet'];
+const SCENARIO_NAMES = ['ingest', 'freshness', 'saturation', 'storage', 'parquet', 'reads'];
+/** The reads store's hot window: long enough for the hot measurements, short enough to wait for eviction. */
+const READS_HOT_WINDOW_MS = 20_000;
 const TRIGGERS = ['notify', 'batch'];
 const HOST = '127.0.0.1'; // loopback only, for the servers and the load
 
@@ -695,13 +698,25 @@ async function main() {
   ];
   const quiet = (level) => ['--log-level', level, '--show-interactive-dev-session=false'];
   const plan = [];
-  if (has('ingest')) {
+  if (has('ingest') || has('reads'))
     plan.push({ name: 'floor', port: cfg.floorPort, args: ['-c', 'bench/floor/wrangler.toml'], up: '/empty', level: 'warn' });
+  if (has('ingest')) {
     plan.push({ name: 'store', port: cfg.storePort, args: varArgs(ingestVars), up: '/openapi.json', level: cfg.storeLog, store: true });
   }
   pipeline.forEach((t, i) =>
     plan.push({ name: t, port: cfg.storePort + 1 + i, args: varArgs(vars[t]), up: '/openapi.json', level: cfg.storeLog, store: true }),
   );
+  if (has('reads')) {
+    const readsVars = { PIPELINE_TRIGGER: 'notify', HOT_WINDOW_MS: String(READS_HOT_WINDOW_MS) };
+    plan.push({
+      name: 'reads',
+      port: cfg.storePort + 1 + pipeline.length,
+      args: varArgs(readsVars),
+      up: '/openapi.json',
+      level: cfg.storeLog,
+      store: true,
+    });
+  }
   for (const p of plan) await assertPortFree(p.port);
 
   // Every store's catalog tables must exist before its first request; each has its own state.
@@ -877,6 +892,26 @@ async function main() {
   }
   if (has('storage') && pipeline.length > 0 && Object.keys(snapshots).length === 0) await snapshot();
 
+  // ---- reads: latency of the read routes, hot and cold, beside an empty Worker's (bench/reads.mjs)
+  if (has('reads')) {
+    try {
+      await settle(servers);
+      const spec = {
+        url: baseOf(servers.reads),
+        key: servers.reads.key,
+        floorUrl: baseOf(servers.floor),
+        hotWindowMs: READS_HOT_WINDOW_MS,
+      };
+      results.reads = await runChild('reads.mjs', spec, 'reads', servers);
+      progress(
+        `reads: hot by id p50 ${fmt(results.reads.hotById.p50, 1)} ms, cold ${fmt(results.reads.coldById.p50, 1)} ms`,
+        results.reads,
+      );
+    } catch (err) {
+      problems.push(`reads: ${err.message}`);
+    }
+  }
+
   // ---- the end state of every pipeline store: all green, nothing dead-lettered
   results.finalStatus = {};
   for (const t of pipeline) {
@@ -949,6 +984,7 @@ async function main() {
   if (results.storage)
     print('Storage: bytes per event of the Parquet written in the freshness runs', storageTable(results.storage, STORAGE_GOAL));
   if (results.parquetSize) print('Storage on generated rows (bench/parquet-size.mjs)', results.parquetSize);
+  if (results.reads) print('Reads: latency, one request at a time', readsTable(results.reads));
 
   console.log('');
   if (results.ingest) {

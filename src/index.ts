@@ -6,8 +6,11 @@ import { adminApp } from './workers/admin.js';
 import type { App } from './workers/auth.js';
 import { notFound, onError, refuseInvalid } from './workers/http.js';
 import { ingestApp } from './workers/ingest.js';
+import { globalApp } from './workers/global.js';
 import { handleQueue } from './workers/queues.js';
 import { readApp } from './workers/read.js';
+import { reducerApp } from './workers/reducers.js';
+import { subscriptionApp } from './workers/subscriptions.js';
 import { webhookApp } from './workers/webhooks.js';
 
 export { Shard } from './durable/shard.js';
@@ -23,7 +26,10 @@ app.notFound(notFound);
 
 app.route('/', ingestApp);
 app.route('/', readApp);
+app.route('/', globalApp);
+app.route('/', subscriptionApp);
 app.route('/', adminApp);
+app.route('/', reducerApp);
 app.route('/', webhookApp);
 
 app.doc31('/openapi.json', {

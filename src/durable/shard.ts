@@ -98,6 +98,17 @@ export interface EventLookup {
 }
 
 /** A page of one stream's events, in version order: hot ones whole, evicted ones as positions. */
+/** A shard's answer to the global read; see Shard.globalSlice(). */
+export interface GlobalSlice {
+  headSeq: number;
+  /** Every event committed after this answer has a receipt time above this (epoch ms). */
+  promise: number;
+  /** Evicted events of the page, to be read from master segments; they come before `rows`. */
+  cold: { firstSeq: number; lastSeq: number } | null;
+  rows: MasterRow[];
+  marks: ColourMarks;
+}
+
 export interface HistoryPage {
   /** The stream's version (its number of events); 0 and `exists: false` for an unknown stream. */
   head: number;
@@ -195,6 +206,13 @@ export class Shard extends DurableObject<Env> {
   private readonly asked: { publish: number | null; replicate: number | null } = { publish: null, replicate: null };
   /** Since when events have been blue without a pause (the batch trigger's replicate delay). */
   private blueAt: number | null = null;
+  /**
+   * The receipt time of the last committed event, and the time this shard promised global readers
+   * that every later commit exceeds (decision 12). Both persist in meta: an object restarted on a
+   * machine whose clock is behind still never goes below them.
+   */
+  private lastReceivedAt = 0;
+  private promised = 0;
   /** Events up to this seq have a writer waiting for their colour: their steps start at once, whatever the trigger. */
   private urgentThrough = 0;
   private readonly writer = new Coalescer<AppendCall, AppendResult[]>((calls) => this.commitGroup(calls), {
@@ -226,6 +244,11 @@ export class Shard extends DurableObject<Env> {
       evictedThrough: num('evicted_through'),
     };
     this.nextStreamNo = num('next_stream_no') || 1;
+    this.promised = num('promised');
+    // Shards written before receipt times were kept in meta: the newest hot event's, if any.
+    this.lastReceivedAt = meta.has('received_at')
+      ? num('received_at')
+      : Number(this.sql.exec<{ t: number | null }>('SELECT max(received_at) AS t FROM events').one().t ?? 0);
     if (this.marks.blueThrough > this.marks.greenThrough) this.blueAt = Date.now();
     if (meta.has('tenant')) this.identity = { tenant: String(meta.get('tenant')), shard: num('shard') };
   }
@@ -347,7 +370,8 @@ export class Shard extends DurableObject<Env> {
 
   /** Writes planned rows, heads and the new head seq in one transaction. */
   private write(call: AppendCall, rows: NewRow[], heads: HeadUpdate[], headSeq: number, nextStreamNo: number): void {
-    const receivedAt = Date.now();
+    // Never down along seq, and above any promise made to a global reader (decision 12).
+    const receivedAt = Math.max(Date.now(), this.lastReceivedAt, this.promised + 1);
     this.ctx.storage.transactionSync(() => {
       this.claim(call.tenant, call.shard);
       for (const chunk of jsonChunks(heads.map((h) => JSON.stringify([h.streamNo, h.stream, h.version])))) {
@@ -375,12 +399,14 @@ export class Shard extends DurableObject<Env> {
         );
       }
       this.sql.exec(
-        `INSERT INTO meta (key, value) VALUES ('head_seq', ?), ('next_stream_no', ?)
+        `INSERT INTO meta (key, value) VALUES ('head_seq', ?), ('next_stream_no', ?), ('received_at', ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
         headSeq,
         nextStreamNo,
+        receivedAt,
       );
     });
+    this.lastReceivedAt = receivedAt;
     this.marks = { ...this.marks, headSeq };
     this.nextStreamNo = nextStreamNo;
   }
@@ -434,9 +460,16 @@ export class Shard extends DurableObject<Env> {
     return (step === 'publish' ? this.marks.blueThrough : this.marks.greenThrough) < this.urgentThrough;
   }
 
-  /** Sets the alarm for `at` (by default nextWake()) unless it is already set for that time or sooner. */
+  /**
+   * Sets the alarm for `at` (by default nextWake()) unless it is already set for that time or
+   * sooner. Never for now or the past: the runtime deletes the alarm once a handler for the same
+   * time returns, so a due wake set while alarm() runs (by a commit or a mark between its awaits)
+   * would vanish with it, and the shard would sleep with work left (found by the reads bench:
+   * green events never evicted).
+   */
   private arm(at: number | null = this.nextWake(Date.now())): void {
     if (at === null) return;
+    at = Math.max(at, Date.now() + 1);
     if (this.alarmAt === null || at < this.alarmAt) {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
@@ -485,6 +518,9 @@ export class Shard extends DurableObject<Env> {
       }
     }
     this.evict(now);
+    // Set afresh from the state as it is now: what other calls armed while this ran may be the
+    // time this handler is for, which the runtime clears when it returns.
+    this.alarmAt = null;
     this.arm();
   }
 
@@ -709,6 +745,38 @@ export class Shard extends DurableObject<Env> {
       }
     }
     return { head: head.version, exists: true, events: keys.map((k) => ({ ...k, row: hot.get(k.seq) ?? null })), marks: this.marks };
+  }
+
+  /**
+   * The global read's view of this shard (decision 12): up to `limit` events after seq `after`, in
+   * seq order (hot ones whole, evicted ones as the seq range to read from master segments), and a
+   * promise: every event committed from now on gets a receipt time above `promise`, which is at
+   * least `atLeast`. The promise is stored before the answer leaves (the output gate holds it), so
+   * it survives a restart.
+   */
+  globalSlice(after: number, limit: number, atLeast = 0): GlobalSlice {
+    const promise = Math.max(Date.now(), this.lastReceivedAt, this.promised, atLeast);
+    if (promise > this.promised) {
+      this.promised = promise;
+      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('promised', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, promise);
+    }
+    const { headSeq, evictedThrough } = this.marks;
+    const last = Math.min(headSeq, after + limit);
+    const cold = after < evictedThrough && last > after ? { firstSeq: after + 1, lastSeq: Math.min(evictedThrough, last) } : null;
+    const hotAfter = Math.max(after, evictedThrough);
+    const rows =
+      last > hotAfter
+        ? this.sql
+            .exec<{ seq: number; stream: string; version: number; received_at: number; body: string }>(
+              `SELECT e.seq, s.stream, e.version, e.received_at, e.body FROM events e JOIN streams s USING (stream_no)
+                WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq`,
+              hotAfter,
+              last,
+            )
+            .toArray()
+            .map(rowOf)
+        : [];
+    return { headSeq, promise, cold, rows, marks: this.marks };
   }
 
   /** The colour marks, for a writer that waits for its events' colour. */

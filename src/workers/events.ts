@@ -6,7 +6,7 @@ import { cloudEventKey } from '../engine/cloudevents.js';
 import type { Colour } from '../engine/colour.js';
 import { ProblemError } from '../engine/problem.js';
 import type { MasterRow } from '../engine/segment.js';
-import { readMasterSegment } from './master.js';
+import { readMasterSegmentCached } from './master.js';
 import { shardStub } from './shards.js';
 import type { Tenant } from './tenant.js';
 
@@ -45,7 +45,8 @@ export function viewOf(row: MasterRow, shard: number, status: Colour): EventView
 
 /**
  * Reads events of a shard that left its hot window from their master row segments, found through
- * the catalog: only the segments that hold one of `seqs`, each read once (one R2 read per segment).
+ * the catalog: only the segments that hold one of `seqs`, each read once (one R2 read per segment,
+ * none when this isolate read it lately).
  */
 export async function readCold(env: Env, tenant: string, shard: number, seqs: readonly number[]): Promise<Map<number, MasterRow>> {
   const found = new Map<number, MasterRow>();
@@ -59,7 +60,7 @@ export async function readCold(env: Env, tenant: string, shard: number, seqs: re
   for (const s of results) {
     const needed = seqs.filter((seq) => seq >= s.first_seq && seq <= s.last_seq);
     if (needed.length === 0) continue; // between the seqs asked for, but holding none of them: not read
-    const rows = await readMasterSegment(env, tenant, shard, {
+    const rows = await readMasterSegmentCached(env, tenant, shard, {
       key: s.key,
       firstSeq: s.first_seq,
       lastSeq: s.last_seq,

@@ -9,7 +9,7 @@ import { readEvent } from './events.js';
 import { readHistory, readState } from './streams.js';
 import { assertStreamName } from '../engine/envelope.js';
 import { refuseInvalid } from './http.js';
-import { colourSchema, problemResponses } from './schemas.js';
+import { colourSchema, eventSchema, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
 import { requireScope, type App } from './auth.js';
 import { tenantOf } from './tenant.js';
@@ -208,23 +208,6 @@ readApp.get('/v1/segments/:key{.+}', async (c) => {
     },
   });
 });
-
-const eventSchema = z
-  .object({
-    id: z.string(),
-    stream: z.string(),
-    version: z.number().int(),
-    shard: z.number().int(),
-    seq: z.number().int(),
-    type: z.string(),
-    source: z.string().nullable(),
-    subject: z.string().nullable(),
-    time: z.string(),
-    receivedAt: z.string(),
-    data: z.unknown(),
-    status: colourSchema.describe('Where the event is: grey, blue, green, or red (left the hot window; read from the master store)'),
-  })
-  .meta({ id: 'Event' });
 
 readApp.get('/v1/events/*', requireScope('read'));
 readApp.openapi(

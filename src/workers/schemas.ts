@@ -53,3 +53,20 @@ export const problemResponses = (...statuses: number[]) =>
       { description: 'A problem document (RFC 9457)', content: { 'application/problem+json': { schema: problemSchema } } },
     ]),
   );
+
+export const eventSchema = z
+  .object({
+    id: z.string(),
+    stream: z.string(),
+    version: z.number().int(),
+    shard: z.number().int(),
+    seq: z.number().int(),
+    type: z.string(),
+    source: z.string().nullable(),
+    subject: z.string().nullable(),
+    time: z.string(),
+    receivedAt: z.string(),
+    data: z.unknown(),
+    status: colourSchema.describe('Where the event is: grey, blue, green, or red (left the hot window; read from the master store)'),
+  })
+  .meta({ id: 'Event' });

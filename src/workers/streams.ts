@@ -3,10 +3,11 @@
 
 import type { HistoryPage } from '../durable/shard.js';
 import { colourOf } from '../engine/colour.js';
-import { foldState, type Json } from '../engine/fold.js';
+import { foldEvents, type Json } from '../engine/fold.js';
 import { ProblemError } from '../engine/problem.js';
 import { shardOf } from '../engine/routing.js';
 import { readCold, viewOf, type EventView } from './events.js';
+import { loadReducers } from './reducers.js';
 import { shardStub } from './shards.js';
 import type { Tenant } from './tenant.js';
 
@@ -70,7 +71,8 @@ export interface FoldedState {
 }
 
 /**
- * The stream's state: the JSON merge-patch of its events' data in version order, up to
+ * The stream's state: its events folded in version order with the tenant's reducers (JSON
+ * merge-patch of the data for types without one), up to
  * `untilVersion` and of events whose time is at or before `asOf`.
  */
 export async function readState(
@@ -79,7 +81,8 @@ export async function readState(
   stream: string,
   until: { version?: number; asOf?: number },
 ): Promise<FoldedState> {
-  const datas: Json[] = [];
+  const reducers = await loadReducers(env, tenant.id);
+  const folded: { type: string; data: Json }[] = [];
   let version = 0;
   let time: string | null = null;
   let headVersion = 0;
@@ -102,11 +105,11 @@ export async function readState(
       );
     }
     for (const e of page.events) {
-      datas.push(e.data as Json);
+      folded.push({ type: e.type, data: e.data as Json });
       version = e.version;
       time = e.time;
     }
-    if (datas.length > MAX_FOLD_EVENTS) {
+    if (folded.length > MAX_FOLD_EVENTS) {
       throw new ProblemError(
         413,
         'payload-too-large',
@@ -115,5 +118,5 @@ export async function readState(
     }
     from = page.next;
   }
-  return { stream, version, time, headVersion, state: foldState(datas) };
+  return { stream, version, time, headVersion, state: foldEvents(folded, reducers) };
 }

@@ -64,17 +64,6 @@ describe('GET /v1/events/{id}', () => {
       });
       await runDurableObjectAlarm(shardStub(env, tenantId, shard));
     }
-    const res = await call(`/v1/events/${target.id}`, {}, key);
-    expect(res.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
-    expect(await res.json()).toMatchObject({
-      id: target.id,
-      seq: target.seq,
-      shard: target.shard,
-      version: target.version,
-      data: { i: 17 },
-      status: 'red',
-    });
-
     let gets = 0;
     const counting = new Proxy(env.SEGMENTS, {
       get: (bucket, prop) => {
@@ -86,6 +75,20 @@ describe('GET /v1/events/{id}', () => {
     const view = await readEvent({ ...env, SEGMENTS: counting }, await loadTenant(env, tenantId), target.id);
     expect(view).toMatchObject({ id: target.id, status: 'red' });
     expect(gets).toBe(1);
+    // Segments are immutable: the isolate keeps what it decoded, and the next read is not an R2 read.
+    await readEvent({ ...env, SEGMENTS: counting }, await loadTenant(env, tenantId), target.id);
+    expect(gets).toBe(1);
+    const res = await call(`/v1/events/${target.id}`, {}, key);
+    expect(res.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
+    expect(await res.json()).toMatchObject({
+      id: target.id,
+      seq: target.seq,
+      shard: target.shard,
+      version: target.version,
+      data: { i: 17 },
+      status: 'red',
+    });
+
     // Another tenant's key does not see it.
     await problem(await call(`/v1/events/${target.id}`), 404);
   });

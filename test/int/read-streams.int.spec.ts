@@ -130,4 +130,47 @@ describe('stream history', () => {
     // The default tenant's key does not see this tenant's stream.
     await problem(await call(`/v1/streams/${encodeURIComponent(stream)}/events`), 404);
   });
+
+  it('folds with the reducers an admin configured for the tenant', async () => {
+    const tenantId = uniq('red');
+    await createTenant(env, tenantId, 2);
+    const { key } = await issueKey(env, tenantId, ['write', 'read', 'admin'], null, null);
+    const stream = 'post/9';
+    await appended(
+      await post(
+        `/v1/streams/${stream}/events`,
+        [
+          { type: 'created', data: { title: 'Hello' } },
+          { type: 'liked', data: { by: 'ann' } },
+          { type: 'liked', data: { by: 'bob' } },
+          { type: 'commented', data: { text: 'nice' } },
+        ],
+        {},
+        key,
+      ),
+    );
+    const state = async () =>
+      ((await (await call(`/v1/streams/${encodeURIComponent(stream)}/state`, {}, key)).json()) as { state: unknown }).state;
+    expect(await state()).toEqual({ title: 'Hello', by: 'bob', text: 'nice' });
+    const put = (body: unknown) =>
+      call('/v1/admin/reducers', { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }, key);
+    expect(
+      (
+        await put({
+          liked: { op: 'increment', path: 'likes' },
+          commented: { op: 'append', path: 'comments', field: 'text' },
+        })
+      ).status,
+    ).toBe(200);
+    expect(await state()).toEqual({ title: 'Hello', likes: 2, comments: ['nice'] });
+    expect(await (await call('/v1/admin/reducers', {}, key)).json()).toMatchObject({ liked: { op: 'increment' } });
+    const bad = await problem(await put({ liked: { op: 'multiply', path: 'x' } }), 400);
+    expect(bad.detail).toMatch(/liked/);
+    // A read-only key cannot change them.
+    const reader = await issueKey(env, tenantId, ['read'], null, null);
+    await problem(
+      await call('/v1/admin/reducers', { method: 'PUT', body: '{}', headers: { 'content-type': 'application/json' } }, reader.key),
+      403,
+    );
+  });
 });

@@ -261,6 +261,26 @@ describe('eviction and recovery', () => {
     expect((await status(tenant)).counts).toMatchObject({ green: 10, red: 0 });
   });
 
+  it('never sets its alarm for now or the past, so a wake armed while the alarm runs is not cleared with it', async () => {
+    const tenant = freshTenant();
+    await accept(tenant, events(tenant, 10));
+    await publish(tenant);
+    await replicate(tenant);
+    await runInDurableObject(shardStub(env, tenant, 0), async (instance, state) => {
+      // What a commit or a mark does while alarm() awaits: arm for a time that is already due,
+      // possibly the very time the running handler is for (the runtime deletes that one after it).
+      const due = Date.now() - 5_000;
+      (instance as unknown as { alarmAt: number | null; arm(at: number): void }).alarmAt = null;
+      (instance as unknown as { arm(at: number): void }).arm(due);
+      expect(await state.storage.getAlarm()).toBeGreaterThan(Date.now());
+    });
+    // And the handler itself always leaves the next wake set while there is work (green events to evict later).
+    await runDurableObjectAlarm(shardStub(env, tenant, 0));
+    await runInDurableObject(shardStub(env, tenant, 0), async (_instance, state) => {
+      expect(await state.storage.getAlarm()).not.toBeNull();
+    });
+  });
+
   it('re-drives events stuck blue from its alarm, and again until they are green', async () => {
     const tenant = freshTenant();
     await accept(tenant, events(tenant, 30));
