@@ -34,6 +34,29 @@ export interface CompactConfig {
   graceMs: number;
 }
 
+/** How the query Worker fans scans out (docs/decisions/0014-query-fan-out.md). */
+export type QueryFanOut = 'scanner' | 'inline';
+
+export interface QueryConfig {
+  fanOut: QueryFanOut;
+  /** Most bytes of replica segments one query may read (after pruning). */
+  maxBytes: number;
+  /** Most groups one query may build. */
+  maxGroups: number;
+  /** Most events not yet green a `strong` query may add from the shards. */
+  maxHotRows: number;
+  /** How long a synchronous query may take; an async one gets `asyncTimeoutMs`. */
+  timeoutMs: number;
+  asyncTimeoutMs: number;
+  /** Segments per sub-request at most, and sub-requests per query at most. */
+  segmentsPerScan: number;
+  maxSubrequests: number;
+  /** How long an async query's result is kept. */
+  resultTtlMs: number;
+  /** Memory for cached per-segment partial results, per isolate. */
+  cacheBytes: number;
+}
+
 export interface Config {
   limits: WriteLimits;
   defaultShardCount: number;
@@ -47,6 +70,7 @@ export interface Config {
   waitTimeoutMs: number;
   /** Requests per second an API key may make unless its own rate says otherwise (bursts of twice that). */
   keyRatePerSecond: number;
+  query: QueryConfig;
 }
 
 function int(vars: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -62,6 +86,12 @@ function trigger(raw: string | undefined): PipelineTrigger {
   if (raw === undefined || raw === '') return 'notify';
   if (raw === 'batch' || raw === 'notify') return raw;
   throw new RangeError(`configuration PIPELINE_TRIGGER must be "batch" or "notify", got "${raw}"`);
+}
+
+function fanOut(raw: string | undefined): QueryFanOut {
+  if (raw === undefined || raw === '') return 'scanner';
+  if (raw === 'scanner' || raw === 'inline') return raw;
+  throw new RangeError(`configuration QUERY_FAN_OUT must be "scanner" or "inline", got "${raw}"`);
 }
 
 /** A Worker var out of its bounds: the operator's to fix, said plainly in every answer until fixed. */
@@ -109,5 +139,17 @@ function read(env: Env): Config {
     hotWindowMs: int(vars, 'HOT_WINDOW_MS', 3_600_000, 0, 30 * 86_400_000),
     waitTimeoutMs: int(vars, 'WAIT_TIMEOUT_MS', 10_000, 100, 60_000),
     keyRatePerSecond: int(vars, 'KEY_RATE_PER_SECOND', 200, 1, 1_000_000),
+    query: {
+      fanOut: fanOut(vars.QUERY_FAN_OUT),
+      maxBytes: int(vars, 'QUERY_MAX_BYTES', 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+      maxGroups: int(vars, 'QUERY_MAX_GROUPS', 200_000, 1, 10_000_000),
+      maxHotRows: int(vars, 'QUERY_MAX_HOT_ROWS', 200_000, 0, 10_000_000),
+      timeoutMs: int(vars, 'QUERY_TIMEOUT_MS', 30_000, 100, 600_000),
+      asyncTimeoutMs: int(vars, 'QUERY_ASYNC_TIMEOUT_MS', 300_000, 100, 3_600_000),
+      segmentsPerScan: int(vars, 'QUERY_SEGMENTS_PER_SCAN', 8, 1, 1000),
+      maxSubrequests: int(vars, 'QUERY_MAX_SUBREQUESTS', 32, 1, 1000),
+      resultTtlMs: int(vars, 'QUERY_RESULT_TTL_MS', 3_600_000, 1000, 30 * 86_400_000),
+      cacheBytes: int(vars, 'QUERY_CACHE_BYTES', 32 * 1024 ** 2, 0, 1024 ** 3),
+    },
   };
 }

@@ -8,11 +8,13 @@ import { notFound, onError, refuseInvalid } from './workers/http.js';
 import { ingestApp } from './workers/ingest.js';
 import { globalApp } from './workers/global.js';
 import { handleQueue } from './workers/queues.js';
+import { queryApp } from './workers/query.js';
 import { readApp } from './workers/read.js';
 import { reducerApp } from './workers/reducers.js';
 import { subscriptionApp } from './workers/subscriptions.js';
 import { webhookApp } from './workers/webhooks.js';
 
+export { Scanner } from './durable/scanner.js';
 export { Shard } from './durable/shard.js';
 
 const app = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
@@ -28,6 +30,7 @@ app.route('/', ingestApp);
 app.route('/', readApp);
 app.route('/', globalApp);
 app.route('/', subscriptionApp);
+app.route('/', queryApp);
 app.route('/', adminApp);
 app.route('/', reducerApp);
 app.route('/', webhookApp);

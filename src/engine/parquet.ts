@@ -83,6 +83,11 @@ export interface EncodedParquet {
    * bloat the catalog and prune nothing.
    */
   stats: Record<string, ColumnStats>;
+  /**
+   * Per row group, in file order (only when the file has more than one): its row count and the
+   * min/max/nulls of the base columns the planner prunes by (not `data` nor the shredded ones).
+   */
+  rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
 }
 
 /** How `chooseShredded` picks columns; the defaults are SHRED_DEFAULTS. */
@@ -533,7 +538,40 @@ export function encodeParquet(rows: readonly ReplicaRow[], options: EncodeOption
   // Both are consumed (freed) by writeParquet.
   const table = WasmTable.fromIPCStream(ipc);
   const bytes = writeParquet(table, writerProperties(rowGroupSize, shredded, split));
-  return { bytes, rows: rows.length, rowGroups: Math.ceil(rows.length / rowGroupSize), shredded, stats };
+  const rowGroups = Math.ceil(rows.length / rowGroupSize);
+  const encoded: EncodedParquet = { bytes, rows: rows.length, rowGroups, shredded, stats };
+  if (rowGroups > 1) {
+    encoded.rowGroupStats = [];
+    for (let at = 0; at < rows.length; at += rowGroupSize) encoded.rowGroupStats.push(baseStats(rows.slice(at, at + rowGroupSize)));
+  }
+  return encoded;
+}
+
+/** The base columns' stats over some rows (one row group); see EncodedParquet.rowGroupStats. */
+function baseStats(rows: readonly ReplicaRow[]): { rows: number; stats: Record<string, ColumnStats> } {
+  const text = (of: (r: ReplicaRow) => string | null) => {
+    const values = rows.map(of);
+    return stringStats(
+      values,
+      values.reduce((n, v) => n + (v === null ? 1 : 0), 0),
+    );
+  };
+  const num = (of: (r: ReplicaRow) => number) => numberStats(rows.map(of));
+  return {
+    rows: rows.length,
+    stats: {
+      id: text((r) => r.id),
+      stream: text((r) => r.stream),
+      type: text((r) => r.type),
+      source: text((r) => r.source),
+      subject: text((r) => r.subject),
+      time: num((r) => r.time),
+      received_at: num((r) => r.receivedAt),
+      shard: num((r) => r.shard),
+      seq: num((r) => r.seq),
+      version: num((r) => r.version),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

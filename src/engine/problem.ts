@@ -21,6 +21,8 @@ export type ProblemType =
   | 'invalid-signature'
   | 'stale-request'
   | 'webhook-not-configured'
+  | 'invalid-query'
+  | 'query-limit'
   | 'internal';
 
 export const PROBLEM_BASE = 'https://eventstore.dev/problems/';
@@ -53,6 +55,8 @@ const TITLES: Record<ProblemType, string> = {
   'invalid-signature': 'Invalid webhook signature',
   'stale-request': 'Request outside the replay window',
   'webhook-not-configured': 'Webhook source not configured',
+  'invalid-query': 'SQL the query engine cannot run',
+  'query-limit': 'Query over a limit',
   internal: 'Internal error',
 };
 

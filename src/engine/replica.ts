@@ -6,6 +6,8 @@
 // segment was cut from; with the shard and level it makes the key deterministic, so a retried step
 // writes the same object again. Keys sort by shard, then seq, inside a partition.
 
+import { encodeParquet, type ColumnStats, type ReplicaRow, type ShreddedColumn } from './parquet.js';
+
 /** The UTC day of an epoch-millisecond time, as YYYY-MM-DD. */
 export function utcDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -94,4 +96,64 @@ export function compactedRange(run: readonly CompactableSegment[]): { firstSeq: 
 export function compactedKey(tenant: string, date: string, shard: number, run: readonly CompactableSegment[]): string {
   const { firstSeq, lastSeq, level } = compactedRange(run);
   return replicaKey(tenant, date, shard, firstSeq, lastSeq, level);
+}
+
+/** The catalog's description of a replica segment: what the planner prunes with (decision 7). */
+export interface ReplicaSegment {
+  key: string;
+  kind: 'replica';
+  tenant: string;
+  shard: number;
+  date: string;
+  level: number;
+  firstSeq: number;
+  lastSeq: number;
+  minTime: number;
+  maxTime: number;
+  rows: number;
+  bytes: number;
+  checksum: null;
+  stats: {
+    columns: Record<string, ColumnStats>;
+    shredded: ShreddedColumn[];
+    rowGroups: number;
+    rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
+  };
+}
+
+/**
+ * Encodes one partition's rows (one shard, one UTC day, seq order) as a replica segment: the
+ * Parquet bytes, and its catalog row under the deterministic key of the range it was cut from.
+ */
+export function encodeReplica(
+  range: { tenant: string; shard: number; firstSeq: number; lastSeq: number; level: number },
+  date: string,
+  rows: readonly ReplicaRow[],
+): { bytes: Uint8Array; segment: ReplicaSegment } {
+  const encoded = encodeParquet(rows);
+  const time = encoded.stats.time;
+  return {
+    bytes: encoded.bytes,
+    segment: {
+      key: replicaKey(range.tenant, date, range.shard, range.firstSeq, range.lastSeq, range.level),
+      kind: 'replica',
+      tenant: range.tenant,
+      shard: range.shard,
+      date,
+      level: range.level,
+      firstSeq: range.firstSeq,
+      lastSeq: range.lastSeq,
+      minTime: Number(time?.min ?? rows[0]!.time),
+      maxTime: Number(time?.max ?? rows[rows.length - 1]!.time),
+      rows: encoded.rows,
+      bytes: encoded.bytes.byteLength,
+      checksum: null,
+      stats: {
+        columns: encoded.stats,
+        shredded: encoded.shredded,
+        rowGroups: encoded.rowGroups,
+        ...(encoded.rowGroupStats ? { rowGroupStats: encoded.rowGroupStats } : {}),
+      },
+    },
+  };
 }

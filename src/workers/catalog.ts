@@ -19,7 +19,13 @@ export interface CatalogSegment {
   rows: number;
   bytes: number;
   checksum: string | null;
-  stats: { columns?: Record<string, ColumnStats>; shredded?: ShreddedColumn[]; rowGroups?: number };
+  stats: {
+    columns?: Record<string, ColumnStats>;
+    shredded?: ShreddedColumn[];
+    rowGroups?: number;
+    /** Per row group (files with several): rows and base-column stats, for row-group pruning. */
+    rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
+  };
 }
 
 interface Row {

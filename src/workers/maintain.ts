@@ -11,7 +11,9 @@ import { shardStub } from './shards.js';
 import { ensureParquet } from './wasm.js';
 
 export type MaintainMessage =
-  { op: 'compact'; tenant: string; shard: number; date: string } | { op: 'rebuild'; tenant: string; shard: number };
+  | { op: 'compact'; tenant: string; shard: number; date: string }
+  | { op: 'rebuild'; tenant: string; shard: number }
+  | { op: 'query'; tenant: string; id: string };
 
 const DAY_MS = 86_400_000;
 

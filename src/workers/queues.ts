@@ -3,6 +3,8 @@
 import type { StepMessage } from '../durable/shard.js';
 import { compactPartition, rebuildShard, type MaintainMessage } from './maintain.js';
 import { publishShard } from './publisher.js';
+import { runStoredQuery } from './query.js';
+import { loadTenant } from './tenant.js';
 import { replicateShard } from './replicator.js';
 
 export const QUEUES = {
@@ -18,9 +20,16 @@ function isStepMessage(body: unknown): body is StepMessage {
 }
 
 function isMaintainMessage(body: unknown): body is MaintainMessage {
-  const m = body as Partial<MaintainMessage> | null;
-  if (typeof m?.tenant !== 'string' || !Number.isInteger(m.shard)) return false;
+  const m = body as { op?: unknown; tenant?: unknown; shard?: unknown; date?: unknown; id?: unknown } | null;
+  if (typeof m?.tenant !== 'string') return false;
+  if (m.op === 'query') return typeof m.id === 'string';
+  if (!Number.isInteger(m.shard)) return false;
   return (m.op === 'compact' && typeof m.date === 'string') || m.op === 'rebuild';
+}
+
+function maintain(env: Env, m: MaintainMessage): Promise<unknown> {
+  if (m.op === 'query') return loadTenant(env, m.tenant).then((tenant) => runStoredQuery(env, tenant, m.id));
+  return m.op === 'compact' ? compactPartition(env, m) : rebuildShard(env, m);
 }
 
 /**
@@ -86,7 +95,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
     case QUEUES.replicate:
       return run(batch, isStepMessage, (m) => replicateShard(env, m));
     case QUEUES.maintain:
-      return run(batch, isMaintainMessage, (m) => (m.op === 'compact' ? compactPartition(env, m) : rebuildShard(env, m)));
+      return run(batch, isMaintainMessage, (m) => maintain(env, m));
     case QUEUES.dead:
       return recordDeadLetters(batch, env);
     default:

@@ -1,8 +1,8 @@
 // The replicate step (Queue consumer): a shard's next blue range becomes Parquet segments in R2, registered in the catalog, then green.
 
 import type { StepMessage } from '../durable/shard.js';
-import { encodeParquet, type ReplicaRow } from '../engine/parquet.js';
-import { partitionByDate, planCompaction, replicaKey } from '../engine/replica.js';
+import type { ReplicaRow } from '../engine/parquet.js';
+import { encodeReplica, partitionByDate, planCompaction } from '../engine/replica.js';
 import { config } from '../config.js';
 import { liveSegments, registerSegments, type CatalogSegment } from './catalog.js';
 import { readMasterSegment } from './master.js';
@@ -24,29 +24,12 @@ export async function writeReplica(
   ensureParquet();
   const written: CatalogSegment[] = [];
   for (const [date, part] of partitionByDate(rows)) {
-    const encoded = encodeParquet(part);
-    const key = replicaKey(range.tenant, date, range.shard, range.firstSeq, range.lastSeq, range.level);
-    await env.SEGMENTS.put(key, encoded.bytes, {
+    const { bytes, segment } = encodeReplica(range, date, part);
+    await env.SEGMENTS.put(segment.key, bytes, {
       httpMetadata: { contentType: 'application/vnd.apache.parquet' },
-      customMetadata: { format: 'parquet', rows: String(encoded.rows), firstSeq: String(range.firstSeq), lastSeq: String(range.lastSeq) },
+      customMetadata: { format: 'parquet', rows: String(segment.rows), firstSeq: String(range.firstSeq), lastSeq: String(range.lastSeq) },
     });
-    const time = encoded.stats.time;
-    written.push({
-      key,
-      kind: 'replica',
-      tenant: range.tenant,
-      shard: range.shard,
-      date,
-      level: range.level,
-      firstSeq: range.firstSeq,
-      lastSeq: range.lastSeq,
-      minTime: Number(time?.min ?? part[0]!.time),
-      maxTime: Number(time?.max ?? part[part.length - 1]!.time),
-      rows: encoded.rows,
-      bytes: encoded.bytes.byteLength,
-      checksum: null,
-      stats: { columns: encoded.stats, shredded: encoded.shredded, rowGroups: encoded.rowGroups },
-    });
+    written.push(segment);
   }
   return written;
 }

@@ -1,0 +1,54 @@
+// Scanning replica segments: one R2 read per segment, the planned columns and row groups decoded,
+// one partial result per segment. Runs in a Scanner object (fan-out) or in the coordinator itself.
+
+import type { QuerySpec } from '../engine/query/ast.js';
+import { PartialBuilder, QueryLimitError, scanParquet, type Partial } from '../engine/query/execute.js';
+import { replicaPrefix } from '../engine/replica.js';
+import { ensureParquet } from './wasm.js';
+
+/** One segment of a scan: what the plan says to read of it. */
+export interface SegmentScan {
+  key: string;
+  columns: string[];
+  rowGroups: number[] | null;
+}
+
+export type ScanReply =
+  | { ok: true; partials: { key: string; partial: Partial; bytes: number }[]; bytesRead: number }
+  | { ok: false; limit: QueryLimitError['limit']; max: number; actual: number };
+
+/**
+ * Scans each segment into its own partial. Keys outside the tenant's replica are refused (the
+ * coordinator plans only from the tenant's catalog rows; this keeps a scan confined even if not).
+ * A limit crossed is answered, not thrown, so it reaches the caller as a 4xx and not as an RPC error.
+ */
+export async function scanSegments(
+  env: Env,
+  tenant: string,
+  spec: QuerySpec,
+  segments: SegmentScan[],
+  maxGroups: number,
+): Promise<ScanReply> {
+  ensureParquet();
+  const prefix = replicaPrefix(tenant);
+  const partials: { key: string; partial: Partial; bytes: number }[] = [];
+  let bytesRead = 0;
+  for (const s of segments) {
+    if (!s.key.startsWith(prefix)) throw new Error(`segment ${s.key} is not in the replica of tenant ${tenant}`);
+    const object = await env.SEGMENTS.get(s.key);
+    // A segment retired by compaction stays readable for COMPACT_GRACE_MS; missing means a plan far older than that.
+    if (!object) throw new Error(`replica segment ${s.key} is missing from R2`);
+    const bytes = new Uint8Array(await object.arrayBuffer());
+    bytesRead += bytes.byteLength;
+    const builder = new PartialBuilder(spec, { maxGroups });
+    try {
+      await scanParquet(spec, bytes, builder, { columns: s.columns, rowGroups: s.rowGroups });
+    } catch (error) {
+      if (error instanceof QueryLimitError) return { ok: false, limit: error.limit, max: error.max, actual: error.actual };
+      throw error;
+    }
+    const partial = builder.toPartial();
+    partials.push({ key: s.key, partial, bytes: JSON.stringify(partial).length });
+  }
+  return { ok: true, partials, bytesRead };
+}
