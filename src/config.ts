@@ -43,6 +43,8 @@ export interface QueryConfig {
   maxBytes: number;
   /** Most groups one query may build. */
   maxGroups: number;
+  /** Most bytes of aggregate state (groups, distinct sets, sketches) one scan or the merge may hold. */
+  maxStateBytes: number;
   /** Most events not yet green a `strong` query may add from the shards. */
   maxHotRows: number;
   /** How long a synchronous query may take; an async one gets `asyncTimeoutMs`. */
@@ -144,6 +146,7 @@ function read(env: Env): Config {
       maxBytes: int(vars, 'QUERY_MAX_BYTES', 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
       maxGroups: int(vars, 'QUERY_MAX_GROUPS', 200_000, 1, 10_000_000),
       maxHotRows: int(vars, 'QUERY_MAX_HOT_ROWS', 200_000, 0, 10_000_000),
+      maxStateBytes: int(vars, 'QUERY_MAX_STATE_BYTES', 48 * 1024 ** 2, 1024, 96 * 1024 ** 2),
       timeoutMs: int(vars, 'QUERY_TIMEOUT_MS', 30_000, 100, 600_000),
       asyncTimeoutMs: int(vars, 'QUERY_ASYNC_TIMEOUT_MS', 300_000, 100, 3_600_000),
       segmentsPerScan: int(vars, 'QUERY_SEGMENTS_PER_SCAN', 8, 1, 1000),

@@ -4,11 +4,11 @@
 
 import { DurableObject } from 'cloudflare:workers';
 import type { QuerySpec } from '../engine/query/ast.js';
-import { scanSegments, type ScanReply, type SegmentScan } from '../workers/scan.js';
+import { scanSegments, type ScanLimits, type ScanReply, type SegmentScan } from '../workers/scan.js';
 
 export class Scanner extends DurableObject<Env> {
   /** Scans `segments` of `tenant` for `spec`; see scanSegments. */
-  scan(tenant: string, spec: QuerySpec, segments: SegmentScan[], maxGroups: number): Promise<ScanReply> {
-    return scanSegments(this.env, tenant, spec, segments, maxGroups);
+  scan(tenant: string, spec: QuerySpec, segments: SegmentScan[], limits: ScanLimits): Promise<ScanReply> {
+    return scanSegments(this.env, tenant, spec, segments, limits);
   }
 }

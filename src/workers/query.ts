@@ -12,7 +12,7 @@ import type { QuerySpec } from '../engine/query/ast.js';
 import { SqlError } from '../engine/query/ast.js';
 import { analyse } from '../engine/query/analyse.js';
 import { fingerprint, PartialCache } from '../engine/query/cache.js';
-import { emptyPartial, finish, mergePartials, PartialBuilder, QueryLimitError, scanRows, type Partial } from '../engine/query/execute.js';
+import { finish, PartialBuilder, QueryLimitError, scanRows, type Partial } from '../engine/query/execute.js';
 import { planQuery, type QueryPlan } from '../engine/query/plan.js';
 import { formatSqlError, parseSelect } from '../engine/query/sql.js';
 import type { MasterRow } from '../engine/segment.js';
@@ -22,7 +22,7 @@ import { requireScope, type App } from './auth.js';
 import { liveSegments, type CatalogSegment } from './catalog.js';
 import { readCold } from './events.js';
 import { refuseInvalid } from './http.js';
-import { scanSegments, type ScanReply, type SegmentScan } from './scan.js';
+import { scanSegments, type ScanLimits, type ScanReply, type SegmentScan } from './scan.js';
 import { problemResponses } from './schemas.js';
 import { shardStub } from './shards.js';
 import { tenantOf, type Tenant } from './tenant.js';
@@ -70,14 +70,22 @@ export function compile(sql: string): QuerySpec {
 const tooLarge = (limit: string, detail: string, extensions: Record<string, unknown> = {}) =>
   new ProblemError(422, 'query-limit', detail, { limit, ...extensions });
 
-function limitProblem(limit: QueryLimitError['limit'], max: number): ProblemError {
-  return limit === 'groups'
-    ? tooLarge(
-        'groups',
-        `the query makes more than ${max} groups (QUERY_MAX_GROUPS); group by fewer or coarser keys, or filter with WHERE`,
-        { max },
-      )
-    : tooLarge('rows', `the query returns more than ${max} rows; add a LIMIT or aggregate`, { max });
+function limitProblem(limit: QueryLimitError['limit'] | 'memory', max: number): ProblemError {
+  if (limit === 'groups')
+    return tooLarge(
+      'groups',
+      `the query makes more than ${max} groups (QUERY_MAX_GROUPS); group by fewer or coarser keys, or filter with WHERE`,
+      {
+        max,
+      },
+    );
+  if (limit === 'memory')
+    return tooLarge(
+      'memory',
+      `the query's aggregate state passed ${max} bytes (QUERY_MAX_STATE_BYTES): fewer groups, approx_count_distinct instead of count(DISTINCT …), or a narrower WHERE`,
+      { max },
+    );
+  return tooLarge('rows', `the query returns more than ${max} rows; add a LIMIT or aggregate`, { max });
 }
 
 /** Partials of immutable segments, per isolate (the coordinator's, which in `wrangler dev` is every one). */
@@ -92,15 +100,17 @@ export function forgetPartials(): void {
   cache = null;
 }
 
+const scanLimits = (cfg: QueryConfig): ScanLimits => ({ maxGroups: cfg.maxGroups, maxStateBytes: cfg.maxStateBytes });
+
 /** Runs `scans` in Scanner objects, one per sub-request, or here in the coordinator. */
 async function fanOut(env: Env, tenant: Tenant, spec: QuerySpec, scans: SegmentScan[][], cfg: QueryConfig): Promise<ScanReply[]> {
   if (cfg.fanOut === 'inline') {
     const replies: ScanReply[] = [];
-    for (const s of scans) replies.push(await scanSegments(env, tenant.id, spec, s, cfg.maxGroups));
+    for (const s of scans) replies.push(await scanSegments(env, tenant.id, spec, s, scanLimits(cfg)));
     return replies;
   }
   return Promise.all(
-    scans.map((s, slot) => env.SCANNER.get(env.SCANNER.idFromName(`${tenant.id}#${slot}`)).scan(tenant.id, spec, s, cfg.maxGroups)),
+    scans.map((s, slot) => env.SCANNER.get(env.SCANNER.idFromName(`${tenant.id}#${slot}`)).scan(tenant.id, spec, s, scanLimits(cfg))),
   );
 }
 
@@ -230,13 +240,17 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         partials.push(hot.partial);
         hotRows = hot.rows;
       }
-      let merged = emptyPartial(spec);
+      const merging = new PartialBuilder(spec, { maxGroups: cfg.maxGroups });
       try {
-        for (const p of partials) merged = mergePartials(spec, merged, p, { maxGroups: cfg.maxGroups });
+        for (const [i, p] of partials.entries()) {
+          merging.absorb(p);
+          if (i % 8 === 7 && merging.stateSize() > cfg.maxStateBytes) throw limitProblem('memory', cfg.maxStateBytes);
+        }
       } catch (error) {
         if (error instanceof QueryLimitError) throw limitProblem(error.limit, error.max);
         throw error;
       }
+      const merged = merging.toPartial();
       const result = finish(spec, merged);
       const answer: QueryAnswer = {
         ...result,

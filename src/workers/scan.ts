@@ -13,9 +13,15 @@ export interface SegmentScan {
   rowGroups: number[] | null;
 }
 
+/** The limits a scan enforces: groups per partial, and bytes of aggregate state (the isolate's 128 MB). */
+export interface ScanLimits {
+  maxGroups: number;
+  maxStateBytes: number;
+}
+
 export type ScanReply =
   | { ok: true; partials: { key: string; partial: Partial; bytes: number }[]; bytesRead: number }
-  | { ok: false; limit: QueryLimitError['limit']; max: number; actual: number };
+  | { ok: false; limit: QueryLimitError['limit'] | 'memory'; max: number; actual: number };
 
 /**
  * Scans each segment into its own partial. Keys outside the tenant's replica are refused (the
@@ -27,12 +33,13 @@ export async function scanSegments(
   tenant: string,
   spec: QuerySpec,
   segments: SegmentScan[],
-  maxGroups: number,
+  limits: ScanLimits,
 ): Promise<ScanReply> {
   ensureParquet();
   const prefix = replicaPrefix(tenant);
   const partials: { key: string; partial: Partial; bytes: number }[] = [];
   let bytesRead = 0;
+  let held = 0;
   for (const s of segments) {
     if (!s.key.startsWith(prefix)) throw new Error(`segment ${s.key} is not in the replica of tenant ${tenant}`);
     const object = await env.SEGMENTS.get(s.key);
@@ -40,13 +47,16 @@ export async function scanSegments(
     if (!object) throw new Error(`replica segment ${s.key} is missing from R2`);
     const bytes = new Uint8Array(await object.arrayBuffer());
     bytesRead += bytes.byteLength;
-    const builder = new PartialBuilder(spec, { maxGroups });
+    const builder = new PartialBuilder(spec, { maxGroups: limits.maxGroups });
     try {
       await scanParquet(spec, bytes, builder, { columns: s.columns, rowGroups: s.rowGroups });
     } catch (error) {
       if (error instanceof QueryLimitError) return { ok: false, limit: error.limit, max: error.max, actual: error.actual };
       throw error;
     }
+    const state = builder.stateSize();
+    held += state;
+    if (held > limits.maxStateBytes) return { ok: false, limit: 'memory', max: limits.maxStateBytes, actual: held };
     const partial = builder.toPartial();
     partials.push({ key: s.key, partial, bytes: JSON.stringify(partial).length });
   }

@@ -1,6 +1,7 @@
 // The query Worker end to end in workerd: SQL over the replica the pipeline wrote, fanned out to
 // Scanner objects, merged; cached partials; the hot tail under strong consistency; limits; async.
 import { env } from 'cloudflare:test';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { issueKey } from '../../src/workers/admin.js';
 import { forgetPartials, runQuery } from '../../src/workers/query.js';
@@ -156,9 +157,72 @@ describe('POST /v1/query', () => {
     await expect(groups).rejects.toMatchObject({ status: 422, extensions: { limit: 'groups' } });
     const bytes = runQuery(withVars({ QUERY_MAX_BYTES: '100' }), t, { sql: 'SELECT count(*) FROM events' });
     await expect(bytes).rejects.toMatchObject({ status: 422, extensions: { limit: 'bytes' } });
+    const memory = runQuery(withVars({ QUERY_MAX_STATE_BYTES: '1024' }), t, { sql: 'SELECT count(DISTINCT id) FROM events' });
+    await expect(memory).rejects.toMatchObject({ status: 422, extensions: { limit: 'memory' } });
     await write(key, 30, 200);
     const hot = runQuery(withVars({ QUERY_MAX_HOT_ROWS: '10' }), t, { sql: 'SELECT count(*) FROM events', consistency: 'strong' });
     await expect(hot).rejects.toMatchObject({ status: 422, extensions: { limit: 'hotRows' } });
+  });
+});
+
+describe('fuzzed SQL', () => {
+  it('gets 200, 400 or 422 problem documents, never a 5xx', { timeout: 120_000 }, async () => {
+    const { tenant, key } = await setup();
+    await write(key, 40);
+    await green(tenant);
+    const words = [
+      'SELECT',
+      'FROM',
+      'events',
+      'WHERE',
+      'GROUP',
+      'BY',
+      'ORDER',
+      'LIMIT',
+      'count(*)',
+      'data.a.b',
+      'type',
+      'time',
+      "'x'",
+      '1',
+      '(',
+      ')',
+      ',',
+      '=',
+      'AND',
+      'NOT',
+      'IN',
+      'LIKE',
+      'sum(',
+      'date_trunc(',
+      "'day'",
+      'approx_quantile(',
+      '0.5',
+      '*',
+      '-',
+      '::',
+      'CAST(',
+      'AS',
+      'NULL',
+      ';',
+      '"',
+      "'",
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.array(fc.constantFrom(...words), { maxLength: 25 }).map((w) => w.join(' ')),
+          fc.array(fc.constantFrom(...words), { maxLength: 25 }).map((w) => `SELECT count(*) FROM events WHERE ${w.join(' ')}`),
+        ),
+        async (sql) => {
+          const res = await post('/v1/query', { sql }, {}, key);
+          expect([200, 400, 422], `${sql} → ${res.status} ${await res.clone().text()}`).toContain(res.status);
+          if (res.status !== 200) expect(res.headers.get('content-type')).toContain('application/problem+json');
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
 
