@@ -29,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadEngine } from './query-bundle.mjs';
 
-export const GEN_VERSION = 1;
+// 2: catalog rows by src/engine/replica.ts encodeReplica (with per-row-group stats).
+export const GEN_VERSION = 2;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outRoot = join(root, 'bench', '.out');
 const TENANT = 'default';

@@ -4,8 +4,8 @@
 // R2 in between. Bundled with esbuild by bench/query-bundle.mjs; not part of the Worker.
 
 import { readFile } from 'node:fs/promises';
-import { encodeParquet, initParquet, type EncodedParquet, type ReplicaRow } from '../src/engine/parquet.js';
-import { replicaKey, utcDate } from '../src/engine/replica.js';
+import { initParquet, type ReplicaRow } from '../src/engine/parquet.js';
+import { encodeReplica, replicaKey, utcDate, type ReplicaSegment } from '../src/engine/replica.js';
 import { shardOf } from '../src/engine/routing.js';
 import { parseSelect } from '../src/engine/query/sql.js';
 import { analyse } from '../src/engine/query/analyse.js';
@@ -16,47 +16,19 @@ import type { QuerySpec } from '../src/engine/query/ast.js';
 
 export { initParquet, replicaKey, utcDate, shardOf };
 
-/** The catalog row of a replica file, as src/workers/replicator.ts `writeReplica` builds it. */
-export interface SegmentRow extends PlanSegment {
-  kind: 'replica';
-  tenant: string;
-  level: number;
-  checksum: null;
-}
-
 /**
- * Encodes one file's rows (one shard, seq order, one UTC day of `time`) and describes it as the
- * catalog does. Mirrors writeReplica (key from the seq range, stats JSON of the encoded file).
+ * Encodes one file's rows (one shard, seq order, one UTC day of `time`) and its catalog row with the
+ * replicator's own `encodeReplica` (key from the seq range, column, shredding and row-group stats).
  */
-export function encodeSegment(
-  tenant: string,
-  rows: ReplicaRow[],
-  level: number,
-): { bytes: Uint8Array; row: SegmentRow; encoded: Omit<EncodedParquet, 'bytes'> } {
-  const encoded = encodeParquet(rows);
+export function encodeSegment(tenant: string, rows: ReplicaRow[], level: number): { bytes: Uint8Array; row: ReplicaSegment } {
   const first = rows[0]!;
   const last = rows[rows.length - 1]!;
-  const date = utcDate(first.time);
-  const key = replicaKey(tenant, date, first.shard, first.seq, last.seq, level);
-  const time = encoded.stats.time;
-  const row: SegmentRow = {
-    key,
-    kind: 'replica',
-    tenant,
-    shard: first.shard,
-    date,
-    level,
-    firstSeq: first.seq,
-    lastSeq: last.seq,
-    minTime: Number(time?.min ?? first.time),
-    maxTime: Number(time?.max ?? last.time),
-    rows: encoded.rows,
-    bytes: encoded.bytes.byteLength,
-    checksum: null,
-    stats: { columns: encoded.stats, shredded: encoded.shredded, rowGroups: encoded.rowGroups },
-  };
-  const { bytes, ...rest } = encoded;
-  return { bytes, row, encoded: rest };
+  const { bytes, segment } = encodeReplica(
+    { tenant, shard: first.shard, firstSeq: first.seq, lastSeq: last.seq, level },
+    utcDate(first.time),
+    rows,
+  );
+  return { bytes, row: segment };
 }
 
 /** Parses and analyses SQL into the spec the planner and executor run. */
