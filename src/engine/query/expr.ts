@@ -14,9 +14,9 @@
 // `data.<path>` column when the batch has one and otherwise parses `data` once per row per batch.
 //
 // Semantics follow DuckDB 1.5 where the two can differ: strings compare by code point, `/` is
-// double division (x/0 is ±Infinity or NaN), `%` by zero is NULL, `round` and casts to integer round
-// half away from zero, `length` counts code points, date_trunc is UTC with ISO weeks (Monday). A
-// failed CAST yields NULL (DuckDB would raise an error) and a comparison between values of different
+// double division (x/0 is ±Infinity or NaN), `%` by zero is NULL, `round` and casts of strings to
+// integer round half away from zero, casts of doubles to integer half to even, `length` counts code
+// points, date_trunc is UTC with ISO weeks (Monday). A failed CAST yields NULL (DuckDB would raise an error) and a comparison between values of different
 // kinds (a JSON string against a number) is NULL.
 
 import { Type, type Data, type RecordBatch, type Table, type Vector } from 'apache-arrow';
@@ -374,12 +374,18 @@ export function truncateTime(unit: DateUnit, t: number): number {
   }
 }
 
-/** Rounds half away from zero (DuckDB's round and integer casts). */
+/** Rounds half away from zero (DuckDB's round, and its casts of strings to integer). */
 function roundHalfAway(x: number, digits = 0): number {
   if (!Number.isFinite(x)) return x;
   const f = 10 ** digits;
   const r = Math.round(Math.abs(x) * f) / f;
   return x < 0 ? -r : r;
+}
+
+/** Rounds half to even (DuckDB's casts of doubles to integer: CAST(2.5 AS BIGINT) is 2, of '2.5' is 3). */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r) + 0;
 }
 
 /** A double as DuckDB renders it as text: `2.0`, `0.1`, `1e+20`, `1.5e-07`. */
@@ -438,9 +444,10 @@ export function castValue(v: Scalar, from: SqlType, to: Exclude<SqlType, 'json' 
         const s = v.trim();
         if (s === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^[+-]?(inf|infinity|nan)$/i.test(s)) return null;
         x = /inf/i.test(s) ? (s.startsWith('-') ? -Infinity : Infinity) : /nan/i.test(s) ? NaN : Number(s);
+        if (to === 'integer') return Number.isFinite(x) ? roundHalfAway(x) : null;
       }
       if (to === 'double') return x;
-      return Number.isFinite(x) ? roundHalfAway(x) : null;
+      return Number.isFinite(x) ? roundHalfEven(x) : null;
     }
     case 'boolean':
       if (typeof v === 'boolean') return v;

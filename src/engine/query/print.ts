@@ -133,6 +133,15 @@ class Printer {
       case 'isNull':
         return `(${p(e.arg)} IS ${e.negated ? 'NOT ' : ''}NULL)`;
       case 'cast':
+        if (this.duck && !this.opts.path && e.arg.kind === 'path' && (e.to === 'integer' || e.to === 'double')) {
+          // Per the engine's per-row typing: a JSON number is a double (CAST(2.5 AS BIGINT) is 2), a
+          // boolean 0/1, a string parsed as text ('2.5' is 3); a failed cast is NULL.
+          const t = castTypeName(e.to);
+          const [num, bool, str] = (['double', 'boolean', 'string'] as const).map((w) =>
+            duckdbPath(e.arg.kind === 'path' ? e.arg.path : [], w),
+          );
+          return `coalesce(CAST(${num} AS ${t}), CAST(CAST(${bool} AS INTEGER) AS ${t}), TRY_CAST(${str} AS ${t}))`;
+        }
         return `CAST(${p(e.arg)} AS ${castTypeName(e.to)})`;
       case 'call':
         switch (e.name) {
