@@ -47,7 +47,36 @@ export interface ScanCounters {
  * queries (each group's key values and one state per spec aggregate), `rows` otherwise (each row the
  * output values followed by the ORDER BY values).
  */
-export type Partial = ({ groups: [keys: Scalar[], states: AggState[]][] } | { rows: Scalar[][] }) & ScanCounters;
+export type Partial = ({ groups: [keys: Scalar[], states: AggState[]][] } | { rows: Scalar[][] }) &
+  ScanCounters & {
+    /**
+     * The NaN and ±Infinity among the group keys or rows (`version / 0` as a key), which JSON cannot
+     * hold: [group or row index, value index, the number as text]. In `groups`/`rows` they may read null.
+     */
+    nonFinite?: [number, number, 'NaN' | 'Infinity' | '-Infinity'][];
+  };
+
+/** Where `lists` hold non-finite numbers, for `Partial.nonFinite`; undefined when nowhere. */
+function nonFiniteOf(lists: readonly (readonly Scalar[])[]): Partial['nonFinite'] {
+  let out: NonNullable<Partial['nonFinite']> | undefined;
+  lists.forEach((list, i) =>
+    list.forEach((v, k) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) (out ??= []).push([i, k, String(v) as 'NaN' | 'Infinity' | '-Infinity']);
+    }),
+  );
+  return out;
+}
+
+/** `lists` with the non-finite numbers of `nonFinite` put back (copies of the lists it touches). */
+function withNonFinite(lists: Scalar[][], nonFinite: Partial['nonFinite']): Scalar[][] {
+  if (!nonFinite || nonFinite.length === 0) return lists;
+  const out = lists.slice();
+  for (const [i, k, text] of nonFinite) {
+    if (out[i] === lists[i]) out[i] = lists[i]!.slice();
+    out[i]![k] = Number(text);
+  }
+  return out;
+}
 
 /** The answer of a query. */
 export interface QueryResult {
@@ -139,7 +168,10 @@ function toBitmap(valid: Uint8Array | null): Uint8Array | null {
 
 /** A JSON key for a group's values (numbers and strings stay distinct: 1 vs "1"). */
 function groupKey(keys: readonly Scalar[]): string {
-  return keys.length === 1 ? (typeof keys[0] === 'string' ? `s${keys[0]}` : `v${String(keys[0])}`) : JSON.stringify(keys);
+  if (keys.length === 1) return typeof keys[0] === 'string' ? `s${keys[0]}` : `v${String(keys[0])}`;
+  // JSON writes NaN and ±Infinity as null: tag them (as arrays, which no key value is).
+  const special = (v: Scalar) => typeof v === 'number' && !Number.isFinite(v);
+  return JSON.stringify(keys.some(special) ? keys.map((v) => (special(v) ? [String(v)] : v)) : keys);
 }
 
 /**
@@ -220,10 +252,16 @@ export class PartialBuilder {
   /** The partial, as JSON-safe data. */
   toPartial(): Partial {
     if (this.spec.aggregated) {
-      return { groups: this.groups.map((g) => [g.keys, g.accs.map((a) => a.state())]), ...this.counters };
+      const nonFinite = nonFiniteOf(this.groups.map((g) => g.keys));
+      return {
+        groups: this.groups.map((g) => [g.keys, g.accs.map((a) => a.state())]),
+        ...this.counters,
+        ...(nonFinite ? { nonFinite } : {}),
+      };
     }
     this.trimRows(true);
-    return { rows: this.rows, ...this.counters };
+    const nonFinite = nonFiniteOf(this.rows);
+    return { rows: this.rows, ...this.counters, ...(nonFinite ? { nonFinite } : {}) };
   }
 
   /** A builder holding a partial's content (to merge more into it). */
@@ -240,13 +278,17 @@ export class PartialBuilder {
     this.counters.batches += p.batches;
     if ('groups' in p) {
       if (!this.spec.aggregated) throw new TypeError('a grouped partial for a query without aggregates');
-      for (const [keys, states] of p.groups) {
-        const g = this.groups[this.group(keys)]!;
+      const keys = withNonFinite(
+        p.groups.map((g) => g[0]),
+        p.nonFinite,
+      );
+      p.groups.forEach(([, states], j) => {
+        const g = this.groups[this.group(keys[j]!)]!;
         states.forEach((s, i) => g.accs[i]!.merge(accumulatorFromState(s)));
-      }
+      });
     } else {
       if (this.spec.aggregated) throw new TypeError('a row partial for an aggregated query');
-      this.addRows(p.rows);
+      this.addRows(withNonFinite(p.rows, p.nonFinite));
     }
   }
 }
@@ -489,7 +531,7 @@ export function finish(spec: QuerySpec, partial: Partial): QueryResult {
     const vectors = [...spec.outputs.map((o) => ev.evaluate(o.expr)), ...spec.orderBy.map((o) => ev.evaluate(o.expr))];
     rows = Array.from(sel, (i) => vectors.map((v) => valueAt(v, i)));
   } else {
-    rows = 'rows' in partial ? partial.rows.slice() : [];
+    rows = 'rows' in partial ? withNonFinite(partial.rows, partial.nonFinite).slice() : [];
   }
   if (spec.orderBy.length > 0) rows.sort(rowComparator(spec.orderBy, nOut));
   const end = spec.limit === null ? rows.length : spec.offset + spec.limit;
