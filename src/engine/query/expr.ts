@@ -16,8 +16,9 @@
 // Semantics follow DuckDB 1.5 where the two can differ: strings compare by code point, `/` is
 // double division (x/0 is ±Infinity or NaN), `%` by zero is NULL, `round` and casts of strings to
 // integer round half away from zero, casts of doubles to integer half to even, `length` counts code
-// points, date_trunc is UTC with ISO weeks (Monday). A failed CAST yields NULL (DuckDB would raise an error) and a comparison between values of different
-// kinds (a JSON string against a number) is NULL.
+// points, date_trunc is UTC with ISO weeks (Monday). A failed CAST yields NULL (DuckDB would raise
+// an error) and a comparison between values of different kinds (a JSON string against a number) is
+// NULL.
 
 import { Type, type Data, type RecordBatch, type Table, type Vector } from 'apache-arrow';
 import { compareCodePoints, type ReplicaRow } from '../parquet.js';
