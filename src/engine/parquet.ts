@@ -40,6 +40,7 @@ import {
   EnabledStatistics,
   Encoding,
   initSync,
+  ParquetFile,
   readParquet,
   Table as WasmTable,
   writeParquet,
@@ -672,4 +673,93 @@ export function decodeParquet(bytes: Uint8Array): ReplicaRow[] {
     appendRows(table, rows);
     if (table.numRows < DECODE_CHUNK_ROWS) return rows;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: where each column chunk lies, so a reader fetches only what it decodes (R2 range reads)
+
+/**
+ * The byte ranges of a file: per row group, per column (in `columns` order), `[offset, length]` of
+ * its column chunk; and `tail`, from the end of the last chunk to the end of the file (page indexes,
+ * the footer, its length and the magic), which every read needs.
+ */
+export interface ParquetLayout {
+  size: number;
+  columns: string[];
+  chunks: [offset: number, length: number][][];
+  tail: [offset: number, length: number];
+}
+
+/**
+ * The layout of a file parquet-wasm wrote: its writer lays column chunks end to end from offset 4
+ * (after the magic), row group by row group, each `compressedSize` long (headers included). Checked
+ * against the footer's position; null when the file does not fit that shape (a reader then fetches
+ * it whole).
+ */
+export async function parquetLayout(bytes: Uint8Array): Promise<ParquetLayout | null> {
+  assertReady();
+  const size = bytes.byteLength;
+  if (size < 12) return null;
+  const footerLength = new DataView(bytes.buffer, bytes.byteOffset, size).getUint32(size - 8, true);
+  const footerStart = size - 8 - footerLength;
+  const file = await ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  try {
+    const meta = file.metadata();
+    let at = 4;
+    let columns: string[] = [];
+    const chunks: [number, number][][] = [];
+    for (const group of meta.rowGroups()) {
+      const row: [number, number][] = [];
+      const names: string[] = [];
+      for (const chunk of group.columns()) {
+        const length = Number(chunk.compressedSize());
+        names.push(chunk.columnPath().join('.'));
+        row.push([at, length]);
+        at += length;
+      }
+      if (chunks.length === 0) columns = names;
+      else if (names.join('\u0000') !== columns.join('\u0000')) return null;
+      chunks.push(row);
+    }
+    if (at > footerStart) return null;
+    return { size, columns, chunks, tail: [at, size - at] };
+  } finally {
+    file.free();
+  }
+}
+
+/**
+ * The byte ranges a read of `columns` in `rowGroups` (null: all) needs: the leading magic, those
+ * column chunks and the tail, adjacent ranges merged. Null when a column is not in the layout.
+ * parquet-wasm projects columns by dotted prefix (`data` also reads every `data.<path>`), so the
+ * ranges include the columns a name is a prefix of.
+ */
+export function layoutRanges(
+  layout: ParquetLayout,
+  columns: readonly string[],
+  rowGroups: readonly number[] | null,
+): [number, number][] | null {
+  if (columns.some((c) => !layout.columns.includes(c))) return null;
+  const indexes = layout.columns.flatMap((name, i) => (columns.some((c) => name === c || name.startsWith(`${c}.`)) ? [i] : []));
+  const wanted: [number, number][] = [[0, 4], layout.tail];
+  for (const g of rowGroups ?? layout.chunks.map((_, i) => i)) {
+    const row = layout.chunks[g];
+    if (!row) return null;
+    for (const i of indexes) wanted.push(row[i]!);
+  }
+  wanted.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const [offset, length] of wanted) {
+    const last = merged[merged.length - 1];
+    if (last && offset <= last[0] + last[1]) last[1] = Math.max(last[1], offset + length - last[0]);
+    else merged.push([offset, length]);
+  }
+  return merged;
+}
+
+/** A file of `size` bytes holding only `parts` (zeros elsewhere): what a reader of those ranges decodes. */
+export function sparseFile(size: number, parts: readonly { offset: number; bytes: Uint8Array }[]): Uint8Array {
+  const file = new Uint8Array(size);
+  for (const p of parts) file.set(p.bytes, p.offset);
+  return file;
 }

@@ -1,6 +1,6 @@
 // The segment catalog in D1 (migrations/0002_catalog.sql): what the pipeline registers, what readers and the planner list.
 
-import type { ColumnStats, ShreddedColumn } from '../engine/parquet.js';
+import type { ColumnStats, ParquetLayout, ShreddedColumn } from '../engine/parquet.js';
 
 export type SegmentKind = 'master' | 'replica';
 
@@ -25,6 +25,8 @@ export interface CatalogSegment {
     rowGroups?: number;
     /** Per row group (files with several): rows and base-column stats, for row-group pruning. */
     rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
+    /** Where the column chunks lie, for range reads (absent: read whole). */
+    layout?: ParquetLayout;
   };
 }
 

@@ -14,6 +14,7 @@ import { analyse } from '../engine/query/analyse.js';
 import { fingerprint, PartialCache } from '../engine/query/cache.js';
 import { finish, PartialBuilder, QueryLimitError, scanRows, type Partial } from '../engine/query/execute.js';
 import { planQuery, type QueryPlan } from '../engine/query/plan.js';
+import { layoutRanges } from '../engine/parquet.js';
 import { formatSqlError, parseSelect } from '../engine/query/sql.js';
 import type { MasterRow } from '../engine/segment.js';
 import { ProblemError } from '../engine/problem.js';
@@ -209,6 +210,7 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         );
       }
       const shape = fingerprint(spec);
+      const layouts = new Map(snapshot.flatMap((s) => (s.stats.layout ? [[s.key, s.stats.layout] as const] : [])));
       const cached = partialCache(cfg);
       const partials: Partial[] = [];
       let hits = 0;
@@ -220,7 +222,16 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
           if (hit) {
             hits += 1;
             partials.push(hit);
-          } else todo.push({ key: seg.key, columns: seg.columns, rowGroups: seg.rowGroups });
+          } else {
+            const layout = layouts.get(seg.key);
+            const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups) : null;
+            todo.push({
+              key: seg.key,
+              columns: seg.columns,
+              rowGroups: seg.rowGroups,
+              ranges: layout && parts ? { size: layout.size, parts } : null,
+            });
+          }
         }
         if (todo.length > 0) scans.push(todo);
       }

@@ -3,6 +3,7 @@
 
 import type { QuerySpec } from '../engine/query/ast.js';
 import { PartialBuilder, QueryLimitError, scanParquet, type Partial } from '../engine/query/execute.js';
+import { sparseFile } from '../engine/parquet.js';
 import { replicaPrefix } from '../engine/replica.js';
 import { ensureParquet } from './wasm.js';
 
@@ -11,6 +12,8 @@ export interface SegmentScan {
   key: string;
   columns: string[];
   rowGroups: number[] | null;
+  /** The byte ranges to fetch and the file's size, when the catalog knows its layout; else the file is read whole. */
+  ranges: { size: number; parts: [offset: number, length: number][] } | null;
 }
 
 /** The limits a scan enforces: groups per partial, and bytes of aggregate state (the isolate's 128 MB). */
@@ -22,6 +25,28 @@ export interface ScanLimits {
 export type ScanReply =
   | { ok: true; partials: { key: string; partial: Partial; bytes: number }[]; bytesRead: number }
   | { ok: false; limit: QueryLimitError['limit'] | 'memory'; max: number; actual: number };
+
+/**
+ * The file's bytes a scan decodes: with ranges, only those (one R2 range read each, in parallel)
+ * in a sparse copy of the file; else the whole object. A segment retired by compaction stays
+ * readable for COMPACT_GRACE_MS; missing means a plan far older than that.
+ */
+async function fetchSegment(env: Env, s: SegmentScan): Promise<Uint8Array> {
+  const missing = () => new Error(`replica segment ${s.key} is missing from R2`);
+  if (!s.ranges) {
+    const object = await env.SEGMENTS.get(s.key);
+    if (!object) throw missing();
+    return new Uint8Array(await object.arrayBuffer());
+  }
+  const parts = await Promise.all(
+    s.ranges.parts.map(async ([offset, length]) => {
+      const object = await env.SEGMENTS.get(s.key, { range: { offset, length } });
+      if (!object) throw missing();
+      return { offset, bytes: new Uint8Array(await object.arrayBuffer()) };
+    }),
+  );
+  return sparseFile(s.ranges.size, parts);
+}
 
 /**
  * Scans each segment into its own partial. Keys outside the tenant's replica are refused (the
@@ -42,11 +67,8 @@ export async function scanSegments(
   let held = 0;
   for (const s of segments) {
     if (!s.key.startsWith(prefix)) throw new Error(`segment ${s.key} is not in the replica of tenant ${tenant}`);
-    const object = await env.SEGMENTS.get(s.key);
-    // A segment retired by compaction stays readable for COMPACT_GRACE_MS; missing means a plan far older than that.
-    if (!object) throw new Error(`replica segment ${s.key} is missing from R2`);
-    const bytes = new Uint8Array(await object.arrayBuffer());
-    bytesRead += bytes.byteLength;
+    const bytes = await fetchSegment(env, s);
+    bytesRead += s.ranges ? s.ranges.parts.reduce((n, [, length]) => n + length, 0) : bytes.byteLength;
     const builder = new PartialBuilder(spec, { maxGroups: limits.maxGroups });
     try {
       await scanParquet(spec, bytes, builder, { columns: s.columns, rowGroups: s.rowGroups });

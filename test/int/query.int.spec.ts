@@ -114,6 +114,25 @@ describe('POST /v1/query', () => {
     );
   });
 
+  it('reads only the column chunks it needs, with R2 range reads', async () => {
+    const { tenant, key } = await setup(1);
+    await write(key, 2400);
+    await green(tenant, 1);
+    forgetPartials();
+    const { results } = await env.CATALOG.prepare(
+      `SELECT sum(bytes) AS bytes FROM segments WHERE tenant = ? AND kind = 'replica' AND state = 'live'`,
+    )
+      .bind(tenant)
+      .all<{ bytes: number }>();
+    const narrow = await query(key, 'SELECT type, count(*) FROM events GROUP BY type ORDER BY type');
+    expect(narrow.rows.reduce((n, r) => n + (r[1] as number), 0)).toBe(2400);
+    expect(narrow.stats.bytesRead).toBeLessThan(results[0]!.bytes / 2);
+    forgetPartials();
+    const wide = await query(key, 'SELECT count(DISTINCT data.user.id) FROM events');
+    expect(wide.rows).toEqual([[5]]);
+    expect(wide.stats.bytesRead).toBeGreaterThan(narrow.stats.bytesRead);
+  });
+
   it('adds the events not yet green under strong consistency, never twice', async () => {
     const { tenant, key } = await setup();
     await write(key, 300);
