@@ -42,6 +42,7 @@ const cfg = {
     .filter((x) => x > 0),
   port: envNum('BENCH_QUERY_PORT', 8794),
   runs: envNum('BENCH_QUERY_RUNS', 3),
+  slowMs: envNum('BENCH_QUERY_SLOW_MS', 20_000), // a side whose first run took longer repeats once only
   cold: process.env.BENCH_QUERY_COLD || 'restart', // restart | first
   only: (process.env.BENCH_QUERY_ONLY || '').split(',').filter(Boolean), // query ids
   sides: (process.env.BENCH_QUERY_SIDES || 'duckdb,node,worker').split(','),
@@ -369,6 +370,7 @@ async function measureSize(n, { port, log }) {
   const segments = data.manifest.segments;
   const fileOf = (key) => join(data.filesDir, key);
   const runs = cfg.runs;
+  const repeats = (firstMs) => (firstMs > cfg.slowMs ? 1 : runs);
 
   // DuckDB: a new instance per query for the cold run, then the repeats in it.
   let ref = null;
@@ -401,7 +403,7 @@ async function measureSize(n, { port, log }) {
       const first = await engine.runEngine(q.sql, segments, fileOf);
       const warm = [];
       let last = first;
-      for (let k = 0; k < runs; k++) {
+      for (let k = 0; k < repeats(first.stats.elapsedMs); k++) {
         last = await engine.runEngine(q.sql, segments, fileOf);
         warm.push(last.stats.elapsedMs);
       }
@@ -444,14 +446,15 @@ async function measureSize(n, { port, log }) {
           const first = await postQuery(q.sql);
           const warm = [];
           let last = first;
-          for (let k = 0; k < runs && first.status === 200; k++) {
+          const want = repeats(first.ms);
+          for (let k = 0; k < want && first.status === 200; k++) {
             last = await postQuery(q.sql);
             if (last.status !== 200) break;
             warm.push(last.ms);
           }
           r.worker = {
             coldMs: first.status === 200 ? first.ms : null,
-            warmMs: warm.length === runs ? median(warm) : null,
+            warmMs: warm.length === want ? median(warm) : null,
             status: first.status === 200 ? last.status : first.status,
             error: first.status !== 200 ? first.body : last.status !== 200 ? last.body : null,
             coldStats: first.body?.stats ?? null,
@@ -492,20 +495,21 @@ const ms = (x) => (x === null || x === undefined ? '—' : fmt(x, x < 10 ? 1 : 0
 const ratio = (a, b) => (a === null || a === undefined || !b ? null : a / b);
 const mib = (b) => (b === null || b === undefined ? '—' : `${fmt(b / 2 ** 20, 1)} MiB`);
 
-function machineLine(duckVersion) {
+/** The commit, and whether src/ or wrangler.toml differ from it (wrangler dev serves the working copy). */
+function codeVersion() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = git('status', '--porcelain', '--', 'src', 'wrangler.toml') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in src/ or wrangler.toml' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machineLine(duckVersion, commit) {
   const c = cpus();
   const version = (pkg) => JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    // not a checkout
-  }
-  return `machine: ${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB; Node ${process.version}; wrangler ${version('wrangler')}; DuckDB ${duckVersion} (@duckdb/node-api ${version('@duckdb/node-api')}, default threads = ${c.length}); commit ${commit}`;
+  return `machine: ${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB; Node ${process.version}; wrangler ${version('wrangler')}; DuckDB ${duckVersion} (@duckdb/node-api ${version('@duckdb/node-api')}, default threads = ${c.length}); code ${commit}`;
 }
 
 function sizeTable(s) {
@@ -617,6 +621,7 @@ function lock() {
  */
 export async function runQueryScenario({ sizes = cfg.sizes, port = cfg.port, log = console.log } = {}) {
   lock();
+  const commit = codeVersion();
   const inst = await DuckDBInstance.create(':memory:');
   const conn = await inst.connect();
   const duckVersion = plain((await conn.runAndReadAll('SELECT version()')).getRowsJS()[0][0]);
@@ -627,8 +632,8 @@ export async function runQueryScenario({ sizes = cfg.sizes, port = cfg.port, log
   const parts = [
     `## Queries (DESIGN.md §6: each within ${COLD_BAR}× of DuckDB cold; a repeated query faster than DuckDB)`,
     '',
-    machineLine(duckVersion),
-    `cold: ours = first run after the store started (${cfg.cold === 'restart' ? 'restarted before each query, Cache API state removed' : 'one start, each query’s first run'}), DuckDB = a new instance’s first run, Node = the query’s first run in the process; warm = median of ${cfg.runs} repeats. Ours is the wall time of POST /v1/query seen by the client on the same machine.`,
+    machineLine(duckVersion, commit),
+    `cold: ours = first run after the store started (${cfg.cold === 'restart' ? 'restarted before each query, Cache API state removed' : 'one start, each query’s first run'}), DuckDB = a new instance’s first run, Node = the query’s first run in the process; warm = median of ${cfg.runs} repeats (1 when the first run took over ${fmt(cfg.slowMs / 1000)} s). Ours is the wall time of POST /v1/query seen by the client on the same machine.`,
     '',
     ...results.map(sizeTable).flatMap((t) => [t, '']),
     queriesList(results[0]?.results ?? []),
