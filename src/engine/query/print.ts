@@ -170,6 +170,13 @@ class Printer {
       case 'aggregate': {
         const { fn, arg, distinct, q } = e.call;
         if (!arg) return 'count(*)';
+        if (this.duck && !this.opts.path && (fn === 'min' || fn === 'max') && arg.kind === 'path') {
+          // The engine orders a path's values across types: false < true < numbers < strings (JSON
+          // text of objects among the strings). The least (greatest) kind present decides, as text.
+          const [b, n, s] = (['boolean', 'double', 'string'] as const).map((w) => `${fn}(${duckdbPath(arg.path, w)})`);
+          const kinds = [`CAST(${b} AS VARCHAR)`, `CAST(${n} AS VARCHAR)`, s];
+          return `coalesce(${(fn === 'min' ? kinds : kinds.reverse()).join(', ')})`;
+        }
         const w: Want = fn === 'sum' || fn === 'avg' || fn === 'approx_quantile' ? 'double' : null;
         return `${fn}(${distinct ? 'DISTINCT ' : ''}${p(arg, w)}${q !== undefined ? `, ${literalSql(q, 'double')}` : ''})`;
       }
