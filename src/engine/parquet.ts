@@ -47,6 +47,7 @@ import {
   WriterPropertiesBuilder,
   WriterVersion,
 } from 'parquet-wasm/esm';
+import { EVENT_COLUMNS } from './columns.js';
 import type { MasterRow } from './segment.js';
 
 /** One event as the replica stores it (MasterRow from src/engine/segment.ts plus its shard). */
@@ -88,7 +89,27 @@ export interface EncodedParquet {
    * Per row group, in file order (only when the file has more than one): its row count and the
    * min/max/nulls of the base columns the planner prunes by (not `data` nor the shredded ones).
    */
-  rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
+  rowGroupStats?: RowGroupStats[];
+}
+
+/** Statistics of one row group, in the order of the file's row groups. */
+export interface RowGroupStats {
+  rows: number;
+  /** Per base column name, as the file-level stats (`time` in epoch ms, strings in code point order). */
+  stats: Record<string, ColumnStats>;
+}
+
+/**
+ * What the catalog keeps of a replica file (its `stats` JSON): the file's column stats, the shredded
+ * columns, the row-group count, per-row-group stats and where the column chunks lie. All optional:
+ * rows written before a field existed lack it, and readers fall back (no pruning, whole reads).
+ */
+export interface SegmentStats {
+  columns?: Record<string, ColumnStats>;
+  shredded?: ShreddedColumn[];
+  rowGroups?: number;
+  rowGroupStats?: RowGroupStats[];
+  layout?: ParquetLayout;
 }
 
 /** How `chooseShredded` picks columns; the defaults are SHRED_DEFAULTS. */
@@ -121,21 +142,6 @@ export const DEFAULT_ROW_GROUP_SIZE = 10_000;
 
 /** The shredding rule's defaults (decision 7). */
 export const SHRED_DEFAULTS: Required<ShredOptions> = { minShare: 0.5, maxColumns: 32, maxDepth: 3, maxDistinctShare: 0.25 };
-
-/** The fixed columns, in file order. */
-export const BASE_COLUMNS = [
-  'id',
-  'stream',
-  'type',
-  'source',
-  'subject',
-  'time',
-  'received_at',
-  'shard',
-  'seq',
-  'version',
-  'data',
-] as const;
 
 /** A path segment that can be part of a column name and of a `data.a.b` SQL reference unquoted. */
 const SEGMENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -470,7 +476,7 @@ function shreddedColumns(rows: readonly ReplicaRow[], options: EncodeOptions): {
   const wanted = options.shredded ?? choose(parsed, options.shredOptions);
   const shredded: ShreddedColumn[] = [];
   const cols: Column[] = [];
-  const taken = new Set<string>(BASE_COLUMNS);
+  const taken = new Set<string>(EVENT_COLUMNS);
   for (const s of wanted) {
     if (taken.has(s.name)) continue;
     const col = shreddedColumn(s, parsed);
@@ -549,7 +555,7 @@ export function encodeParquet(rows: readonly ReplicaRow[], options: EncodeOption
 }
 
 /** The base columns' stats over some rows (one row group); see EncodedParquet.rowGroupStats. */
-function baseStats(rows: readonly ReplicaRow[]): { rows: number; stats: Record<string, ColumnStats> } {
+function baseStats(rows: readonly ReplicaRow[]): RowGroupStats {
   const text = (of: (r: ReplicaRow) => string | null) => {
     const values = rows.map(of);
     return stringStats(
@@ -668,7 +674,7 @@ export function decodeParquet(bytes: Uint8Array): ReplicaRow[] {
   assertReady();
   const rows: ReplicaRow[] = [];
   for (;;) {
-    const options = { columns: [...BASE_COLUMNS], offset: rows.length, limit: DECODE_CHUNK_ROWS, batchSize: DECODE_CHUNK_ROWS };
+    const options = { columns: [...EVENT_COLUMNS], offset: rows.length, limit: DECODE_CHUNK_ROWS, batchSize: DECODE_CHUNK_ROWS };
     const table = tableFromIPC(readParquet(bytes, options).intoIPCStream()); // intoIPCStream frees the wasm table
     appendRows(table, rows);
     if (table.numRows < DECODE_CHUNK_ROWS) return rows;

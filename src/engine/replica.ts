@@ -6,7 +6,7 @@
 // segment was cut from; with the shard and level it makes the key deterministic, so a retried step
 // writes the same object again. Keys sort by shard, then seq, inside a partition.
 
-import { encodeParquet, type ColumnStats, type ParquetLayout, type ReplicaRow, type ShreddedColumn } from './parquet.js';
+import { encodeParquet, type ReplicaRow, type SegmentStats } from './parquet.js';
 
 /** The UTC day of an epoch-millisecond time, as YYYY-MM-DD. */
 export function utcDate(ms: number): string {
@@ -113,14 +113,7 @@ export interface ReplicaSegment {
   rows: number;
   bytes: number;
   checksum: null;
-  stats: {
-    columns: Record<string, ColumnStats>;
-    shredded: ShreddedColumn[];
-    rowGroups: number;
-    rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
-    /** Where the column chunks lie (parquetLayout), for range reads; absent: read the file whole. */
-    layout?: ParquetLayout;
-  };
+  stats: SegmentStats & Required<Pick<SegmentStats, 'columns' | 'shredded' | 'rowGroups'>>;
 }
 
 /**

@@ -5,21 +5,9 @@
 // The table is `events(id, stream, type, source, subject, time, received_at, shard, seq, version,
 // data)` (DESIGN.md §3). `data.a.b` and `json_extract(data, '$.a.b')` both become a `path`.
 
-/** The event table's columns, as the replica's Parquet files name them. */
-export const EVENT_COLUMNS = [
-  'id',
-  'stream',
-  'type',
-  'source',
-  'subject',
-  'time',
-  'received_at',
-  'shard',
-  'seq',
-  'version',
-  'data',
-] as const;
-export type EventColumn = (typeof EVENT_COLUMNS)[number];
+import type { EventColumn } from '../columns.js';
+
+export { EVENT_COLUMNS, type EventColumn } from '../columns.js';
 
 /**
  * A SQL value as the engine carries it between steps and returns it: numbers (integers and doubles),

@@ -12,19 +12,14 @@
 // segment that could hold a matching row is always kept: the domains over-approximate the rows that
 // can match, the statistics over-approximate the values present.
 
-import type { ColumnStats, ShreddedColumn } from '../parquet.js';
+import type { ColumnStats, SegmentStats } from '../parquet.js';
 import { compareCodePoints } from '../parquet.js';
 import type { Expr, QuerySpec } from './ast.js';
 
+export type { RowGroupStats } from '../parquet.js';
+
 // ---------------------------------------------------------------------------------------------
 // Inputs and outputs
-
-/** Statistics of one row group, in the order of the file's row groups. */
-export interface RowGroupStats {
-  rows: number;
-  /** Per column name, as the file-level stats (`time` in epoch ms, strings in code point order). */
-  stats: Record<string, ColumnStats>;
-}
 
 /**
  * A segment as the planner needs it: a structural subset of the catalog row (`CatalogSegment` from
@@ -42,13 +37,7 @@ export interface PlanSegment {
   maxTime: number;
   rows: number;
   bytes: number;
-  stats: {
-    columns?: Record<string, ColumnStats>;
-    shredded?: ShreddedColumn[];
-    /** How many row groups the file has. */
-    rowGroups?: number;
-    rowGroupStats?: RowGroupStats[];
-  };
+  stats: SegmentStats;
 }
 
 export interface PlanOptions {
