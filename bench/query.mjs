@@ -457,6 +457,7 @@ async function measureSize(n, { port, log }) {
             warmMs: warm.length === want ? median(warm) : null,
             status: first.status === 200 ? last.status : first.status,
             error: first.status !== 200 ? first.body : last.status !== 200 ? last.body : null,
+            failedAfterMs: first.status !== 200 ? first.ms : last.status !== 200 ? last.ms : null,
             coldStats: first.body?.stats ?? null,
             stats: last.body?.stats ?? null,
           };
@@ -569,7 +570,9 @@ function sizeTable(s) {
   );
   const errors = s.results
     .filter((r) => r.worker?.error)
-    .map((r) => `- ${r.id}: HTTP ${r.worker.status} ${JSON.stringify(r.worker.error).slice(0, 400)}`);
+    .map(
+      (r) => `- ${r.id}: HTTP ${r.worker.status} after ${ms(r.worker.failedAfterMs)} ms: ${JSON.stringify(r.worker.error).slice(0, 400)}`,
+    );
   if (notes.length) lines.push('', 'Answer checks:', ...notes);
   if (errors.length) lines.push('', 'Worker errors:', ...errors);
   return lines.join('\n');
