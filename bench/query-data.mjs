@@ -30,7 +30,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { loadEngine } from './query-bundle.mjs';
 
 // 2: catalog rows by src/engine/replica.ts encodeReplica (with per-row-group stats).
-export const GEN_VERSION = 2;
+export const GEN_VERSION = 3; // 3: catalog rows carry the file layout (range reads)
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outRoot = join(root, 'bench', '.out');
 const TENANT = 'default';
@@ -403,11 +403,11 @@ async function generate(n, log) {
 async function workerMain() {
   const engine = await loadEngine({ rebuild: false });
   const { pre, order, users, filesDir } = workerData;
-  parentPort.on('message', (task) => {
+  parentPort.on('message', async (task) => {
     if (task === null) return parentPort.close();
     const rows = [];
     for (let k = task.from; k < task.to; k++) rows.push(eventAt(order[k], pre, users));
-    const { bytes, row } = engine.encodeSegment(TENANT, rows, LEVEL);
+    const { bytes, row } = await engine.encodeSegment(TENANT, rows, LEVEL);
     const file = join(filesDir, row.key);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, bytes);

@@ -18,12 +18,17 @@ export { initParquet, replicaKey, utcDate, shardOf };
 
 /**
  * Encodes one file's rows (one shard, seq order, one UTC day of `time`) and its catalog row with the
- * replicator's own `encodeReplica` (key from the seq range, column, shredding and row-group stats).
+ * replicator's own `encodeReplica` (key from the seq range, column, shredding and row-group stats,
+ * and the layout the Worker's range reads use).
  */
-export function encodeSegment(tenant: string, rows: ReplicaRow[], level: number): { bytes: Uint8Array; row: ReplicaSegment } {
+export async function encodeSegment(
+  tenant: string,
+  rows: ReplicaRow[],
+  level: number,
+): Promise<{ bytes: Uint8Array; row: ReplicaSegment }> {
   const first = rows[0]!;
   const last = rows[rows.length - 1]!;
-  const { bytes, segment } = encodeReplica(
+  const { bytes, segment } = await encodeReplica(
     { tenant, shard: first.shard, firstSeq: first.seq, lastSeq: last.seq, level },
     utcDate(first.time),
     rows,

@@ -144,15 +144,15 @@ function read(env: Env): Config {
     query: {
       fanOut: fanOut(vars.QUERY_FAN_OUT),
       maxBytes: int(vars, 'QUERY_MAX_BYTES', 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
-      maxGroups: int(vars, 'QUERY_MAX_GROUPS', 200_000, 1, 10_000_000),
+      maxGroups: int(vars, 'QUERY_MAX_GROUPS', 100_000, 1, 10_000_000),
       maxHotRows: int(vars, 'QUERY_MAX_HOT_ROWS', 200_000, 0, 10_000_000),
-      maxStateBytes: int(vars, 'QUERY_MAX_STATE_BYTES', 48 * 1024 ** 2, 1024, 96 * 1024 ** 2),
+      maxStateBytes: int(vars, 'QUERY_MAX_STATE_BYTES', 24 * 1024 ** 2, 1024, 64 * 1024 ** 2),
       timeoutMs: int(vars, 'QUERY_TIMEOUT_MS', 30_000, 100, 600_000),
       asyncTimeoutMs: int(vars, 'QUERY_ASYNC_TIMEOUT_MS', 300_000, 100, 3_600_000),
       segmentsPerScan: int(vars, 'QUERY_SEGMENTS_PER_SCAN', 8, 1, 1000),
       maxSubrequests: int(vars, 'QUERY_MAX_SUBREQUESTS', 32, 1, 1000),
       resultTtlMs: int(vars, 'QUERY_RESULT_TTL_MS', 3_600_000, 1000, 30 * 86_400_000),
-      cacheBytes: int(vars, 'QUERY_CACHE_BYTES', 32 * 1024 ** 2, 0, 1024 ** 3),
+      cacheBytes: int(vars, 'QUERY_CACHE_BYTES', 24 * 1024 ** 2, 0, 64 * 1024 ** 2),
     },
   };
 }

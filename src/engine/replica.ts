@@ -6,7 +6,7 @@
 // segment was cut from; with the shard and level it makes the key deterministic, so a retried step
 // writes the same object again. Keys sort by shard, then seq, inside a partition.
 
-import { encodeParquet, type ReplicaRow, type SegmentStats } from './parquet.js';
+import { encodeParquet, parquetLayout, type ReplicaRow, type SegmentStats } from './parquet.js';
 
 /** The UTC day of an epoch-millisecond time, as YYYY-MM-DD. */
 export function utcDate(ms: number): string {
@@ -118,14 +118,16 @@ export interface ReplicaSegment {
 
 /**
  * Encodes one partition's rows (one shard, one UTC day, seq order) as a replica segment: the
- * Parquet bytes, and its catalog row under the deterministic key of the range it was cut from.
+ * Parquet bytes, and its catalog row under the deterministic key of the range it was cut from, with
+ * the file's layout (where each column chunk lies) for range reads.
  */
-export function encodeReplica(
+export async function encodeReplica(
   range: { tenant: string; shard: number; firstSeq: number; lastSeq: number; level: number },
   date: string,
   rows: readonly ReplicaRow[],
-): { bytes: Uint8Array; segment: ReplicaSegment } {
+): Promise<{ bytes: Uint8Array; segment: ReplicaSegment }> {
   const encoded = encodeParquet(rows);
+  const layout = await parquetLayout(encoded.bytes);
   const time = encoded.stats.time;
   return {
     bytes: encoded.bytes,
@@ -148,6 +150,7 @@ export function encodeReplica(
         shredded: encoded.shredded,
         rowGroups: encoded.rowGroups,
         ...(encoded.rowGroupStats ? { rowGroupStats: encoded.rowGroupStats } : {}),
+        ...(layout ? { layout } : {}),
       },
     },
   };

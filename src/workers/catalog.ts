@@ -1,6 +1,6 @@
 // The segment catalog in D1 (migrations/0002_catalog.sql): what the pipeline registers, what readers and the planner list.
 
-import type { ColumnStats, ParquetLayout, ShreddedColumn } from '../engine/parquet.js';
+import type { SegmentStats } from '../engine/parquet.js';
 
 export type SegmentKind = 'master' | 'replica';
 
@@ -19,15 +19,7 @@ export interface CatalogSegment {
   rows: number;
   bytes: number;
   checksum: string | null;
-  stats: {
-    columns?: Record<string, ColumnStats>;
-    shredded?: ShreddedColumn[];
-    rowGroups?: number;
-    /** Per row group (files with several): rows and base-column stats, for row-group pruning. */
-    rowGroupStats?: { rows: number; stats: Record<string, ColumnStats> }[];
-    /** Where the column chunks lie, for range reads (absent: read whole). */
-    layout?: ParquetLayout;
-  };
+  stats: SegmentStats;
 }
 
 interface Row {

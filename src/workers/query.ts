@@ -101,17 +101,23 @@ export function forgetPartials(): void {
   cache = null;
 }
 
-const scanLimits = (cfg: QueryConfig): ScanLimits => ({ maxGroups: cfg.maxGroups, maxStateBytes: cfg.maxStateBytes });
+/** Each scan gets an equal share of the state budget: together their answers fit it. */
+const scanLimits = (cfg: QueryConfig, scans: number): ScanLimits => ({
+  maxGroups: cfg.maxGroups,
+  maxStateBytes: Math.floor(cfg.maxStateBytes / Math.max(1, scans)),
+});
 
 /** Runs `scans` in Scanner objects, one per sub-request, or here in the coordinator. */
 async function fanOut(env: Env, tenant: Tenant, spec: QuerySpec, scans: SegmentScan[][], cfg: QueryConfig): Promise<ScanReply[]> {
   if (cfg.fanOut === 'inline') {
     const replies: ScanReply[] = [];
-    for (const s of scans) replies.push(await scanSegments(env, tenant.id, spec, s, scanLimits(cfg)));
+    for (const s of scans) replies.push(await scanSegments(env, tenant.id, spec, s, scanLimits(cfg, scans.length)));
     return replies;
   }
   return Promise.all(
-    scans.map((s, slot) => env.SCANNER.get(env.SCANNER.idFromName(`${tenant.id}#${slot}`)).scan(tenant.id, spec, s, scanLimits(cfg))),
+    scans.map((s, slot) =>
+      env.SCANNER.get(env.SCANNER.idFromName(`${tenant.id}#${slot}`)).scan(tenant.id, spec, s, scanLimits(cfg, scans.length)),
+    ),
   );
 }
 

@@ -1,7 +1,7 @@
 // The replicate step (Queue consumer): a shard's next blue range becomes Parquet segments in R2, registered in the catalog, then green.
 
 import type { StepMessage } from '../durable/shard.js';
-import { parquetLayout, type ReplicaRow } from '../engine/parquet.js';
+import type { ReplicaRow } from '../engine/parquet.js';
 import { encodeReplica, partitionByDate, planCompaction } from '../engine/replica.js';
 import { config } from '../config.js';
 import { liveSegments, registerSegments, type CatalogSegment } from './catalog.js';
@@ -24,9 +24,7 @@ export async function writeReplica(
   ensureParquet();
   const written: CatalogSegment[] = [];
   for (const [date, part] of partitionByDate(rows)) {
-    const { bytes, segment } = encodeReplica(range, date, part);
-    const layout = await parquetLayout(bytes);
-    if (layout) segment.stats.layout = layout;
+    const { bytes, segment } = await encodeReplica(range, date, part);
     await env.SEGMENTS.put(segment.key, bytes, {
       httpMetadata: { contentType: 'application/vnd.apache.parquet' },
       customMetadata: { format: 'parquet', rows: String(segment.rows), firstSeq: String(range.firstSeq), lastSeq: String(range.lastSeq) },

@@ -16,7 +16,10 @@ export interface SegmentScan {
   ranges: { size: number; parts: [offset: number, length: number][] } | null;
 }
 
-/** The limits a scan enforces: groups per partial, and bytes of aggregate state (the isolate's 128 MB). */
+/**
+ * The limits a scan enforces: groups per partial, and bytes of the partials it answers (its share
+ * of the query's state budget, so that all the answers together fit the coordinator's 128 MB).
+ */
 export interface ScanLimits {
   maxGroups: number;
   maxStateBytes: number;
@@ -76,11 +79,12 @@ export async function scanSegments(
       if (error instanceof QueryLimitError) return { ok: false, limit: error.limit, max: error.max, actual: error.actual };
       throw error;
     }
-    const state = builder.stateSize();
-    held += state;
-    if (held > limits.maxStateBytes) return { ok: false, limit: 'memory', max: limits.maxStateBytes, actual: held };
     const partial = builder.toPartial();
-    partials.push({ key: s.key, partial, bytes: JSON.stringify(partial).length });
+    const size = JSON.stringify(partial).length;
+    // What this scan sends and the coordinator holds: its share of the query's state budget.
+    held += size;
+    if (held > limits.maxStateBytes) return { ok: false, limit: 'memory', max: limits.maxStateBytes, actual: held };
+    partials.push({ key: s.key, partial, bytes: size });
   }
   return { ok: true, partials, bytesRead };
 }
