@@ -52,7 +52,7 @@ const cfg = {
   streams: env('BENCH_STREAMS', 10_000), // streams the events are spread over
   floorPort: env('BENCH_FLOOR_PORT', 8790),
   storePort: env('BENCH_STORE_PORT', 8791), // the pipeline stores take the next ports, one per trigger
-  scenarios: list('BENCH_SCENARIOS', 'ingest,freshness,saturation,storage,parquet,reads'),
+  scenarios: list('BENCH_SCENARIOS', 'ingest,freshness,saturation,storage,parquet,reads,query'),
   triggers: list('BENCH_TRIGGERS', 'notify,batch'),
   freshRates: list('BENCH_FRESH_RATES', '10000,2000').map(Number), // events/s of the freshness runs
   pollMs: env('BENCH_POLL_MS', 50), // GET /v1/status period of the freshness probe
@@ -60,7 +60,7 @@ const cfg = {
   drainTimeout: env('BENCH_DRAIN_TIMEOUT', 120), // seconds a backlog may take to turn green
   storeLog: process.env.BENCH_STORE_LOG || 'warn', // wrangler --log-level of the stores (info: queue batches)
 };
-const SCENARIO_NAMES = ['ingest', 'freshness', 'saturation', 'storage', 'parquet', 'reads'];
+const SCENARIO_NAMES = ['ingest', 'freshness', 'saturation', 'storage', 'parquet', 'reads', 'query'];
 /** The reads store's hot window: long enough for the hot measurements, short enough to wait for eviction. */
 const READS_HOT_WINDOW_MS = 20_000;
 const TRIGGERS = ['notify', 'batch'];
@@ -960,6 +960,17 @@ async function main() {
     results.parquetSize = from === -1 ? null : lines.slice(from - 2, lines.indexOf('', from)).join('\n');
   }
 
+  // ---- bench/query.mjs: the reference query set over generated 1 M and 10 M events (BENCH_QUERY_SIZES),
+  // ours beside DuckDB on the same files, cold and warm; it starts its own store
+  if (has('query')) {
+    try {
+      const { runQueryScenario } = await import('./query.mjs');
+      results.query = await runQueryScenario({ log: (m) => console.error(m) });
+    } catch (err) {
+      problems.push(`query: ${err.message}`);
+    }
+  }
+
   // ---- report
   if (results.ingest) print('Ingest (pipeline deferred)', ingestTable(results.ingest, BAR));
   if (results.freshness) {
@@ -985,6 +996,7 @@ async function main() {
     print('Storage: bytes per event of the Parquet written in the freshness runs', storageTable(results.storage, STORAGE_GOAL));
   if (results.parquetSize) print('Storage on generated rows (bench/parquet-size.mjs)', results.parquetSize);
   if (results.reads) print('Reads: latency, one request at a time', readsTable(results.reads));
+  if (results.query) console.log(`\n${results.query.table}`);
 
   console.log('');
   if (results.ingest) {
