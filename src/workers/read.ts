@@ -12,7 +12,7 @@ import { refuseInvalid } from './http.js';
 import { colourSchema, eventSchema, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
 import { requireScope, type App } from './auth.js';
-import { tenantOf } from './tenant.js';
+import { tenantOf, type Tenant } from './tenant.js';
 
 const countsSchema = z.record(colourSchema, z.number().int());
 const lagSchema = z
@@ -51,6 +51,55 @@ const statusSchema = z
   })
   .meta({ id: 'Status' });
 
+export type TenantStatus = z.infer<typeof statusSchema>;
+
+/** The colours per shard and in total, the lag of each step, and the dead letters: GET /v1/status and /metrics. */
+export async function tenantStatus(env: Env, tenant: Tenant): Promise<TenantStatus> {
+  const now = Date.now();
+  const age = (at: number | null) => (at === null ? null : Math.max(0, now - at));
+  const [statuses, dead] = await Promise.all([
+    shardStatuses(env, tenant),
+    env.CATALOG.batch<{ n?: number; id?: string; step?: string; shard?: number | null; attempts?: number; received_at?: number }>([
+      env.CATALOG.prepare('SELECT count(*) AS n FROM dead_letters WHERE tenant = ?').bind(tenant.id),
+      env.CATALOG.prepare(
+        'SELECT id, step, shard, attempts, received_at FROM dead_letters WHERE tenant = ? ORDER BY received_at DESC LIMIT 10',
+      ).bind(tenant.id),
+    ]),
+  ]);
+  const shards = statuses.map((s) => ({
+    shard: s.shard,
+    headSeq: s.headSeq,
+    streams: s.streams,
+    counts: s.counts,
+    marks: { blueThrough: s.marks.blueThrough, greenThrough: s.marks.greenThrough, evictedThrough: s.marks.evictedThrough },
+    hotEvents: s.hotEvents,
+    lag: { greyMs: age(s.oldestGreyAt), blueMs: age(s.oldestBlueAt) },
+  }));
+  const totals = Object.fromEntries(COLOURS.map((colour) => [colour, 0])) as Record<Colour, number>;
+  for (const s of shards) for (const colour of COLOURS) totals[colour] += s.counts[colour];
+  const worst = (pick: (l: { greyMs: number | null; blueMs: number | null }) => number | null) => {
+    const ages = shards.map((s) => pick(s.lag)).filter((a): a is number => a !== null);
+    return ages.length ? Math.max(...ages) : null;
+  };
+  return {
+    tenant: tenant.id,
+    at: new Date(now).toISOString(),
+    totals,
+    lag: { greyMs: worst((l) => l.greyMs), blueMs: worst((l) => l.blueMs) },
+    shards,
+    deadLetters: {
+      count: dead[0]?.results[0]?.n ?? 0,
+      latest: (dead[1]?.results ?? []).map((d) => ({
+        id: d.id!,
+        step: d.step!,
+        shard: d.shard ?? null,
+        attempts: d.attempts!,
+        at: new Date(d.received_at!).toISOString(),
+      })),
+    },
+  };
+}
+
 export const readApp = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
 readApp.use('/v1/status', requireScope('read'));
 readApp.use('/v1/segments', requireScope('read'));
@@ -70,54 +119,8 @@ readApp.openapi(
     },
   }),
   async (c) => {
-    const tenant = tenantOf(c);
-    const now = Date.now();
-    const age = (at: number | null) => (at === null ? null : Math.max(0, now - at));
-    const [statuses, dead] = await Promise.all([
-      shardStatuses(c.env, tenant),
-      c.env.CATALOG.batch<{ n?: number; id?: string; step?: string; shard?: number | null; attempts?: number; received_at?: number }>([
-        c.env.CATALOG.prepare('SELECT count(*) AS n FROM dead_letters WHERE tenant = ?').bind(tenant.id),
-        c.env.CATALOG.prepare(
-          'SELECT id, step, shard, attempts, received_at FROM dead_letters WHERE tenant = ? ORDER BY received_at DESC LIMIT 10',
-        ).bind(tenant.id),
-      ]),
-    ]);
-    const shards = statuses.map((s) => ({
-      shard: s.shard,
-      headSeq: s.headSeq,
-      streams: s.streams,
-      counts: s.counts,
-      marks: { blueThrough: s.marks.blueThrough, greenThrough: s.marks.greenThrough, evictedThrough: s.marks.evictedThrough },
-      hotEvents: s.hotEvents,
-      lag: { greyMs: age(s.oldestGreyAt), blueMs: age(s.oldestBlueAt) },
-    }));
-    const totals = Object.fromEntries(COLOURS.map((colour) => [colour, 0])) as Record<Colour, number>;
-    for (const s of shards) for (const colour of COLOURS) totals[colour] += s.counts[colour];
-    const worst = (pick: (l: { greyMs: number | null; blueMs: number | null }) => number | null) => {
-      const ages = shards.map((s) => pick(s.lag)).filter((a): a is number => a !== null);
-      return ages.length ? Math.max(...ages) : null;
-    };
     c.header('cache-control', 'no-store');
-    return c.json(
-      {
-        tenant: tenant.id,
-        at: new Date(now).toISOString(),
-        totals,
-        lag: { greyMs: worst((l) => l.greyMs), blueMs: worst((l) => l.blueMs) },
-        shards,
-        deadLetters: {
-          count: dead[0]?.results[0]?.n ?? 0,
-          latest: (dead[1]?.results ?? []).map((d) => ({
-            id: d.id!,
-            step: d.step!,
-            shard: d.shard ?? null,
-            attempts: d.attempts!,
-            at: new Date(d.received_at!).toISOString(),
-          })),
-        },
-      },
-      200,
-    );
+    return c.json(await tenantStatus(c.env, tenantOf(c)), 200);
   },
 );
 

@@ -93,3 +93,41 @@ describe('GET /v1/events/{id}', () => {
     await problem(await call(`/v1/events/${target.id}`), 404);
   });
 });
+
+describe('GET /metrics', () => {
+  it('answers the colours, lag, dead letters and segments in Prometheus text for a read key', async () => {
+    const tenantId = `metrics-${Date.now().toString(36)}`;
+    await createTenant(env, tenantId, 2);
+    const { key } = await issueKey(env, tenantId, ['write', 'read'], null, null);
+    await appended(
+      await post(
+        '/v1/events',
+        [
+          { stream: 'a', type: 't' },
+          { stream: 'b', type: 't' },
+          { stream: 'c', type: 't' },
+        ],
+        {},
+        key,
+      ),
+    );
+    await publish(tenantId, 1, {}, 0);
+    await publish(tenantId, 1, {}, 1);
+    const res = await call('/metrics', {}, key);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    expect(text).toContain('# TYPE eventstore_events gauge');
+    const sum = (colour: string) =>
+      [...text.matchAll(new RegExp(`^eventstore_events\\{tenant="${tenantId}",shard="\\d+",colour="${colour}"\\} (\\d+)$`, 'gm'))].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    expect([sum('grey'), sum('blue'), sum('green')]).toEqual([0, 3, 0]);
+    expect(text).toMatch(new RegExp(`^eventstore_segments\\{tenant="${tenantId}",kind="master"\\} \\d+$`, 'm'));
+    expect(text).toMatch(/^eventstore_dead_letters\{tenant="[^"]+"\} 0$/m);
+    await problem(await call('/metrics', {}, null), 401);
+    const writer = await issueKey(env, tenantId, ['write'], null, null);
+    await problem(await call('/metrics', {}, writer.key), 403);
+  });
+});
