@@ -3,12 +3,12 @@
 // medians, the ratio and whether the answers agree (approximate aggregates within 5 %).
 import { DuckDBInstance } from '@duckdb/node-api';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initParquet } from '../src/engine/parquet.js';
+import { initParquet, layoutRanges, parquetLayout, sparseFile, type ParquetLayout } from '../src/engine/parquet.js';
 import { parseSelect } from '../src/engine/query/sql.js';
 import { analyse } from '../src/engine/query/analyse.js';
-import { finish, mergePartials, PartialBuilder, scanParquet, type Partial } from '../src/engine/query/execute.js';
+import { finish, PartialBuilder, scanParquet, type Partial } from '../src/engine/query/execute.js';
 import { planQuery, type PlanSegment } from '../src/engine/query/plan.js';
 
 // Run from the repository root (the bundle lives elsewhere, so paths go by the working directory).
@@ -20,20 +20,44 @@ interface Query {
   duck: string;
 }
 
+/** Each file's layout (computed once, untimed: the catalog would hold it), so a read fetches only the planned chunks as the Worker does with R2 range reads. */
+const layouts = new Map<string, ParquetLayout | null>();
+
+async function fetchSegment(filesDir: string, seg: { key: string; columns: string[]; rowGroups: number[] | null }): Promise<Uint8Array> {
+  const path = join(filesDir, seg.key);
+  if (!layouts.has(seg.key)) layouts.set(seg.key, await parquetLayout(await readFile(path)));
+  const layout = layouts.get(seg.key);
+  const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups) : null;
+  if (!layout || !parts) return readFile(path);
+  const fh = await open(path);
+  try {
+    const read = await Promise.all(
+      parts.map(async ([offset, length]) => {
+        const bytes = new Uint8Array(length);
+        await fh.read(bytes, 0, length, offset);
+        return { offset, bytes };
+      }),
+    );
+    return sparseFile(layout.size, read);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function ours(sql: string, segments: PlanSegment[], filesDir: string) {
   const spec = analyse(parseSelect(sql), sql);
   const plan = planQuery(spec, segments, { maxSegmentsPerScan: 16 });
-  let merged: Partial | null = null;
+  // As the Worker does: one partial per segment (src/workers/scan.ts), shipped as JSON, absorbed by one builder, finished.
+  const merging = new PartialBuilder(spec);
   for (const task of plan.tasks) {
-    const b = new PartialBuilder(spec);
     for (const seg of task.segments) {
-      const bytes = await readFile(join(filesDir, seg.key));
+      const b = new PartialBuilder(spec);
+      const bytes = await fetchSegment(filesDir, seg);
       await scanParquet(spec, bytes, b, { columns: seg.columns, rowGroups: seg.rowGroups });
+      merging.absorb(JSON.parse(JSON.stringify(b.toPartial())) as Partial);
     }
-    const p = JSON.parse(JSON.stringify(b.toPartial())) as Partial;
-    merged = merged ? mergePartials(spec, merged, p) : p;
   }
-  return finish(spec, merged ?? new PartialBuilder(spec).toPartial());
+  return finish(spec, merging.toPartial());
 }
 
 const median = (xs: number[]) => {
