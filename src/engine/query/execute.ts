@@ -180,6 +180,8 @@ function groupKey(keys: readonly Scalar[]): string {
 export class PartialBuilder {
   readonly counters: ScanCounters = { rowsScanned: 0, rowsMatched: 0, batches: 0 };
   private readonly groupIndex = new Map<string, number>();
+  /** Groups of one key by its value (a Map tells 1 from '1', and NaN and ±0 are each one key, as groupKey does). */
+  private readonly singleIndex = new Map<Scalar, number>();
   readonly groups: Group[] = [];
   rows: Scalar[][] = [];
   private readonly argTypes: SqlType[];
@@ -202,14 +204,24 @@ export class PartialBuilder {
 
   /** The group of these key values, created on first sight (and counted against maxGroups). */
   group(keys: Scalar[]): number {
+    if (keys.length === 1) {
+      let g = this.singleIndex.get(keys[0]!);
+      if (g === undefined) this.singleIndex.set(keys[0]!, (g = this.newGroup(keys)));
+      return g;
+    }
     const k = groupKey(keys);
     let g = this.groupIndex.get(k);
-    if (g === undefined) {
-      g = this.groups.length;
-      if (g >= this.limits.maxGroups) throw new QueryLimitError('groups', this.limits.maxGroups, g + 1);
-      this.groups.push({ keys, accs: this.spec.aggregates.map((a, i) => createAccumulator(a, this.argTypes[i]!)) });
-      this.groupIndex.set(k, g);
-    }
+    if (g === undefined) this.groupIndex.set(k, (g = this.newGroup(keys)));
+    return g;
+  }
+
+  private newGroup(keys: Scalar[]): number {
+    const g = this.groups.length;
+    if (g >= this.limits.maxGroups) throw new QueryLimitError('groups', this.limits.maxGroups, g + 1);
+    const calls = this.spec.aggregates;
+    const accs = new Array<Accumulator>(calls.length);
+    for (let i = 0; i < calls.length; i++) accs[i] = createAccumulator(calls[i]!, this.argTypes[i]!);
+    this.groups.push({ keys, accs });
     return g;
   }
 
@@ -503,13 +515,16 @@ function render(v: Scalar, type: SqlType): Scalar {
   return type === 'timestamp' && typeof v === 'number' ? formatTimestamp(v) : v;
 }
 
-/** The query's answer from the merged partial: outputs, HAVING, ORDER BY, OFFSET, LIMIT. */
-export function finish(spec: QuerySpec, partial: Partial): QueryResult {
+/**
+ * The query's answer from the merged partial, or from the builder that merged them (which saves
+ * rebuilding its groups): outputs, HAVING, ORDER BY, OFFSET, LIMIT. A builder given is used up.
+ */
+export function finish(spec: QuerySpec, partial: Partial | PartialBuilder): QueryResult {
   const columns = spec.outputs.map((o) => ({ name: o.name, type: o.type }));
   const nOut = spec.outputs.length;
   let rows: Scalar[][];
   if (spec.aggregated) {
-    const b = PartialBuilder.from(spec, partial, { maxGroups: Number.MAX_SAFE_INTEGER });
+    const b = partial instanceof PartialBuilder ? partial : PartialBuilder.from(spec, partial, { maxGroups: Number.MAX_SAFE_INTEGER });
     const groups = b.groups;
     const types = refTypes(spec);
     const refs = {
@@ -531,7 +546,8 @@ export function finish(spec: QuerySpec, partial: Partial): QueryResult {
     const vectors = [...spec.outputs.map((o) => ev.evaluate(o.expr)), ...spec.orderBy.map((o) => ev.evaluate(o.expr))];
     rows = Array.from(sel, (i) => vectors.map((v) => valueAt(v, i)));
   } else {
-    rows = 'rows' in partial ? withNonFinite(partial.rows, partial.nonFinite).slice() : [];
+    const p = partial instanceof PartialBuilder ? partial.toPartial() : partial;
+    rows = 'rows' in p ? withNonFinite(p.rows, p.nonFinite).slice() : [];
   }
   if (spec.orderBy.length > 0) rows.sort(rowComparator(spec.orderBy, nOut));
   const end = spec.limit === null ? rows.length : spec.offset + spec.limit;
