@@ -17,6 +17,7 @@ import { ParquetFile } from 'parquet-wasm/esm';
 import { tableFromIPC } from 'apache-arrow';
 import type { ReplicaRow } from '../parquet.js';
 import type { AggregateCall, Expr, OrderItem, QuerySpec, Scalar, SqlType } from './ast.js';
+import { staticType } from './analyse.js';
 import { accumulatorFromState, aggregateResultType, createAccumulator, type Accumulator, type AggState } from './aggregates.js';
 import {
   anyVector,
@@ -26,7 +27,6 @@ import {
   compareValues,
   Evaluator,
   formatTimestamp,
-  staticType,
   valueAt,
   type Batch,
   type ColumnVector,
