@@ -191,7 +191,11 @@ export function vectorFromArrow(d: Data): ColumnVector {
       const raw = d.values as ArrayLike<number | bigint>;
       if (raw instanceof Int32Array) return { kind: 'num', type, values: raw.subarray(0, n), valid };
       const values = new Float64Array(n);
-      for (let i = 0; i < n; i++) values[i] = Number(raw[i]!);
+      if (raw instanceof BigInt64Array) {
+        // hi·2³² + lo as doubles: one rounding of the exact value, as Number(bigint) gives, without a BigInt per row.
+        const w = new Int32Array(raw.buffer, raw.byteOffset, 2 * n);
+        for (let i = 0; i < n; i++) values[i] = w[2 * i + 1]! * 4294967296 + (w[2 * i]! >>> 0);
+      } else for (let i = 0; i < n; i++) values[i] = Number(raw[i]!);
       const scale = type === 'timestamp' ? MS_PER_UNIT[(d.type as unknown as { unit: number }).unit]! : 1;
       if (scale !== 1) for (let i = 0; i < n; i++) values[i] = Math.floor(values[i]! * scale);
       return { kind: 'num', type, values, valid };
