@@ -329,7 +329,7 @@ function readJson(file) {
 }
 
 /** Generates the files of N events (worker threads), or reuses them when the manifest matches. */
-async function generate(n, log) {
+export async function generate(n, log) {
   const dir = dataDir(n);
   const manifestFile = join(dir, 'manifest.json');
   const old = readJson(manifestFile);

@@ -1,7 +1,22 @@
-// Bundles bench/query-probe.ts with esbuild (next to node_modules, so its externals resolve) and runs it.
-// Usage: node bench/query-probe.mjs [rows]   (Node ≥ 22: run through npm's node, e.g. `npx node bench/query-probe.mjs`)
+// A perf probe of the query executor alone on Node (not a test, not part of `npm run bench`): the
+// query benchmark's reference set (bench/query.mjs) over its generated Parquet files
+// (bench/query-data.mjs, reused when present), ours (engine on one thread) beside DuckDB over the
+// same files, each the median of RUNS (after one warm-up run each).
+// Usage: npx node bench/query-probe.mjs [rows] [query ids, comma-separated]   (env RUNS, default 5)
 import { build } from 'esbuild';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { generate } from './query-data.mjs';
+import { columnChooser, referenceSet } from './query.mjs';
+
+const n = Number(process.argv[2] ?? 1_000_000);
+const only = (process.argv[3] ?? '').split(',').filter(Boolean);
+const manifest = await generate(n, (m) => console.error(m));
+const filesDir = join(fileURLToPath(new URL('.', import.meta.url)), '.out', `query-data-${n}`, 'files');
+const { col } = columnChooser(manifest);
+const queries = referenceSet()
+  .filter((q) => only.length === 0 || only.includes(q.id))
+  .map((q) => ({ id: q.id, sql: q.sql, duck: q.duck(col) }));
 
 const out = fileURLToPath(new URL('../node_modules/.cache/query-probe.bundle.mjs', import.meta.url));
 await build({
@@ -9,8 +24,10 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
+  target: 'node22',
   outfile: out,
-  external: ['@duckdb/node-api', 'parquet-wasm', 'apache-arrow'],
+  external: ['@duckdb/node-api', 'parquet-wasm', 'apache-arrow', 'arrow-js-ffi'],
   logLevel: 'warning',
 });
-await import(pathToFileURL(out).href);
+const probe = await import(pathToFileURL(out).href);
+await probe.run({ n, manifest, filesDir, queries, runs: Number(process.env.RUNS ?? 5) });

@@ -59,7 +59,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
  * the path read from the `data` JSON text with a cast. `approx` names output columns checked with a
  * tolerance: ['distinct', exactColumn] or ['quantile', q, path].
  */
-function referenceSet() {
+export function referenceSet() {
   const hot = streamName(0); // the hottest stream of the power law
   return [
     {
@@ -143,7 +143,7 @@ function referenceSet() {
 }
 
 /** The DuckDB column expression of a data path: shredded when every file has the column. */
-function columnChooser(manifest) {
+export function columnChooser(manifest) {
   const everywhere = new Map();
   for (const s of manifest.segments) for (const c of s.stats.shredded ?? []) everywhere.set(c.name, (everywhere.get(c.name) ?? 0) + 1);
   const used = { shredded: new Set(), json: new Set() };

@@ -267,8 +267,8 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         if (error instanceof QueryLimitError) throw limitProblem(error.limit, error.max);
         throw error;
       }
-      const merged = merging.toPartial();
-      const result = finish(spec, merged);
+      const merged = merging.counters;
+      const result = finish(spec, merging);
       const answer: QueryAnswer = {
         ...result,
         consistency,

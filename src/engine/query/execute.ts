@@ -17,6 +17,7 @@ import { ParquetFile } from 'parquet-wasm/esm';
 import { tableFromIPC } from 'apache-arrow';
 import type { ReplicaRow } from '../parquet.js';
 import type { AggregateCall, Expr, OrderItem, QuerySpec, Scalar, SqlType } from './ast.js';
+import { staticType } from './analyse.js';
 import { accumulatorFromState, aggregateResultType, createAccumulator, type Accumulator, type AggState } from './aggregates.js';
 import {
   anyVector,
@@ -26,7 +27,6 @@ import {
   compareValues,
   Evaluator,
   formatTimestamp,
-  staticType,
   valueAt,
   type Batch,
   type ColumnVector,
@@ -180,6 +180,8 @@ function groupKey(keys: readonly Scalar[]): string {
 export class PartialBuilder {
   readonly counters: ScanCounters = { rowsScanned: 0, rowsMatched: 0, batches: 0 };
   private readonly groupIndex = new Map<string, number>();
+  /** Groups of one key by its value (a Map tells 1 from '1', and NaN and ±0 are each one key, as groupKey does). */
+  private readonly singleIndex = new Map<Scalar, number>();
   readonly groups: Group[] = [];
   rows: Scalar[][] = [];
   private readonly argTypes: SqlType[];
@@ -202,14 +204,24 @@ export class PartialBuilder {
 
   /** The group of these key values, created on first sight (and counted against maxGroups). */
   group(keys: Scalar[]): number {
+    if (keys.length === 1) {
+      let g = this.singleIndex.get(keys[0]!);
+      if (g === undefined) this.singleIndex.set(keys[0]!, (g = this.newGroup(keys)));
+      return g;
+    }
     const k = groupKey(keys);
     let g = this.groupIndex.get(k);
-    if (g === undefined) {
-      g = this.groups.length;
-      if (g >= this.limits.maxGroups) throw new QueryLimitError('groups', this.limits.maxGroups, g + 1);
-      this.groups.push({ keys, accs: this.spec.aggregates.map((a, i) => createAccumulator(a, this.argTypes[i]!)) });
-      this.groupIndex.set(k, g);
-    }
+    if (g === undefined) this.groupIndex.set(k, (g = this.newGroup(keys)));
+    return g;
+  }
+
+  private newGroup(keys: Scalar[]): number {
+    const g = this.groups.length;
+    if (g >= this.limits.maxGroups) throw new QueryLimitError('groups', this.limits.maxGroups, g + 1);
+    const calls = this.spec.aggregates;
+    const accs = new Array<Accumulator>(calls.length);
+    for (let i = 0; i < calls.length; i++) accs[i] = createAccumulator(calls[i]!, this.argTypes[i]!);
+    this.groups.push({ keys, accs });
     return g;
   }
 
@@ -387,6 +399,12 @@ export function scanBatch(spec: QuerySpec, batch: Batch, into: PartialBuilder): 
     return;
   }
 
+  // One dictionary key and only count(*): count rows per code, one addCount per code seen.
+  if (spec.groupBy.length === 1 && spec.aggregates.every((a) => a.fn === 'count' && a.arg === null)) {
+    const v = ev.evaluate(spec.groupBy[0]!);
+    if (v.kind === 'dict') return countByCode(v, sel, into);
+  }
+
   // Local group ids: the keys' per-batch codes combined (mixed radix), then made dense.
   const keys = spec.groupBy.map((e) => keyCodes(ev.evaluate(e), sel, n));
   let local: Int32Array;
@@ -434,6 +452,20 @@ export function scanBatch(spec: QuerySpec, batch: Batch, into: PartialBuilder): 
   }
 }
 
+/** count(*)s grouped by one dictionary column: a counter per code (and one for NULL), then per group. */
+function countByCode(v: ColumnVector & { kind: 'dict' }, sel: Int32Array, into: PartialBuilder): void {
+  const { codes, dictionary, valid } = v;
+  const m = dictionary.length;
+  const counts = new Int32Array(m + 1);
+  if (valid) for (let j = 0; j < sel.length; j++) counts[valid[sel[j]!] ? codes[sel[j]!]! : m]!++;
+  else for (let j = 0; j < sel.length; j++) counts[codes[sel[j]!]!]!++;
+  for (let c = 0; c <= m; c++) {
+    const k = counts[c]!;
+    if (k === 0) continue;
+    for (const acc of into.groups[into.group([c === m ? null : dictionary[c]!])]!.accs) acc.addCount(k);
+  }
+}
+
 /** Without aggregates: the selected rows' outputs and ORDER BY values, up to what LIMIT needs. */
 function collectRows(spec: QuerySpec, ev: Evaluator, sel: Int32Array, into: PartialBuilder): void {
   const exprs: Expr[] = [...spec.outputs.map((o) => o.expr), ...spec.orderBy.map((o) => o.expr)];
@@ -454,6 +486,19 @@ export function scanRows(spec: QuerySpec, rows: readonly ReplicaRow[], into: Par
   }
 }
 
+/**
+ * Bytes in memory as the Blob parquet-wasm reads (it calls only `size`, `slice` and `arrayBuffer`):
+ * a real Blob answers `arrayBuffer()` through the platform's blob store (a thread hop on Node, ~1 ms
+ * per file), this one with a copy of the range at once.
+ */
+function bytesBlob(bytes: Uint8Array): Blob {
+  const slice = (start = 0, end = bytes.byteLength) => {
+    const part = Uint8Array.prototype.slice.call(bytes, start, end);
+    return { size: part.byteLength, slice: undefined, arrayBuffer: () => Promise.resolve(part.buffer) };
+  };
+  return { size: bytes.byteLength, slice, arrayBuffer: () => slice().arrayBuffer() } as unknown as Blob;
+}
+
 /** Rows per record batch read from Parquet (at least a row group's 10,000). */
 const SCAN_BATCH_ROWS = 65_536;
 
@@ -468,7 +513,7 @@ export async function scanParquet(
   into: PartialBuilder,
   options: { columns: string[]; rowGroups: number[] | null },
 ): Promise<void> {
-  const pf = await ParquetFile.fromFile(file instanceof Blob ? file : new Blob([file as Uint8Array<ArrayBuffer>]));
+  const pf = await ParquetFile.fromFile(file instanceof Blob ? file : bytesBlob(file));
   try {
     const groups = options.rowGroups ?? Array.from({ length: pf.metadata().numRowGroups() }, (_, i) => i);
     for (const rg of groups) {
@@ -503,13 +548,16 @@ function render(v: Scalar, type: SqlType): Scalar {
   return type === 'timestamp' && typeof v === 'number' ? formatTimestamp(v) : v;
 }
 
-/** The query's answer from the merged partial: outputs, HAVING, ORDER BY, OFFSET, LIMIT. */
-export function finish(spec: QuerySpec, partial: Partial): QueryResult {
+/**
+ * The query's answer from the merged partial, or from the builder that merged them (which saves
+ * rebuilding its groups): outputs, HAVING, ORDER BY, OFFSET, LIMIT. A builder given is used up.
+ */
+export function finish(spec: QuerySpec, partial: Partial | PartialBuilder): QueryResult {
   const columns = spec.outputs.map((o) => ({ name: o.name, type: o.type }));
   const nOut = spec.outputs.length;
   let rows: Scalar[][];
   if (spec.aggregated) {
-    const b = PartialBuilder.from(spec, partial, { maxGroups: Number.MAX_SAFE_INTEGER });
+    const b = partial instanceof PartialBuilder ? partial : PartialBuilder.from(spec, partial, { maxGroups: Number.MAX_SAFE_INTEGER });
     const groups = b.groups;
     const types = refTypes(spec);
     const refs = {
@@ -531,7 +579,8 @@ export function finish(spec: QuerySpec, partial: Partial): QueryResult {
     const vectors = [...spec.outputs.map((o) => ev.evaluate(o.expr)), ...spec.orderBy.map((o) => ev.evaluate(o.expr))];
     rows = Array.from(sel, (i) => vectors.map((v) => valueAt(v, i)));
   } else {
-    rows = 'rows' in partial ? withNonFinite(partial.rows, partial.nonFinite).slice() : [];
+    const p = partial instanceof PartialBuilder ? partial.toPartial() : partial;
+    rows = 'rows' in p ? withNonFinite(p.rows, p.nonFinite).slice() : [];
   }
   if (spec.orderBy.length > 0) rows.sort(rowComparator(spec.orderBy, nOut));
   const end = spec.limit === null ? rows.length : spec.offset + spec.limit;

@@ -191,7 +191,11 @@ export function vectorFromArrow(d: Data): ColumnVector {
       const raw = d.values as ArrayLike<number | bigint>;
       if (raw instanceof Int32Array) return { kind: 'num', type, values: raw.subarray(0, n), valid };
       const values = new Float64Array(n);
-      for (let i = 0; i < n; i++) values[i] = Number(raw[i]!);
+      if (raw instanceof BigInt64Array) {
+        // hi·2³² + lo as doubles: one rounding of the exact value, as Number(bigint) gives, without a BigInt per row.
+        const w = new Int32Array(raw.buffer, raw.byteOffset, 2 * n);
+        for (let i = 0; i < n; i++) values[i] = w[2 * i + 1]! * 4294967296 + (w[2 * i]! >>> 0);
+      } else for (let i = 0; i < n; i++) values[i] = Number(raw[i]!);
       const scale = type === 'timestamp' ? MS_PER_UNIT[(d.type as unknown as { unit: number }).unit]! : 1;
       if (scale !== 1) for (let i = 0; i < n; i++) values[i] = Math.floor(values[i]! * scale);
       return { kind: 'num', type, values, valid };
@@ -1166,73 +1170,3 @@ export function evaluate(batch: Batch, e: Expr, refs?: Refs): ColumnVector {
 
 /** A constant TRUE vector. */
 export const ALWAYS = TRUE;
-
-const COLUMN_TYPES: Record<string, SqlType> = {
-  id: 'string',
-  stream: 'string',
-  type: 'string',
-  source: 'string',
-  subject: 'string',
-  data: 'string',
-  time: 'timestamp',
-  received_at: 'timestamp',
-  shard: 'integer',
-  seq: 'integer',
-  version: 'integer',
-};
-
-/**
- * The static type of an expression, as the executor needs it to type aggregate states the same way
- * in every batch and segment. A `data` path is `json` whether or not a file shreds it. `ref` types
- * post-aggregation references.
- */
-export function staticType(e: Expr, ref?: (kind: 'groupRef' | 'aggRef', index: number) => SqlType): SqlType {
-  const t = (x: Expr) => staticType(x, ref);
-  switch (e.kind) {
-    case 'column':
-      return COLUMN_TYPES[e.name] ?? 'string';
-    case 'path':
-      return 'json';
-    case 'literal':
-      return e.type;
-    case 'unary': {
-      if (e.op === 'not') return 'boolean';
-      const a = t(e.arg);
-      return a === 'integer' ? 'integer' : 'double';
-    }
-    case 'binary':
-      if (['and', 'or', '=', '<>', '<', '<=', '>', '>='].includes(e.op)) return 'boolean';
-      if (e.op === '||') return 'string';
-      return t(e.left) === 'integer' && t(e.right) === 'integer' && e.op !== '/' ? 'integer' : 'double';
-    case 'in':
-    case 'between':
-    case 'like':
-    case 'isNull':
-      return 'boolean';
-    case 'cast':
-      return e.to;
-    case 'call':
-      switch (e.name) {
-        case 'date_trunc':
-          return 'timestamp';
-        case 'lower':
-        case 'upper':
-          return 'string';
-        case 'length':
-          return 'integer';
-        case 'abs':
-        case 'round':
-          return t(e.args[0]!) === 'integer' ? 'integer' : 'double';
-        case 'coalesce':
-          return e.args.map(t).find((x) => x !== 'null') ?? 'null';
-      }
-      return 'null';
-    case 'case':
-      return [...e.whens.map((w) => w.then), ...(e.otherwise ? [e.otherwise] : [])].map(t).find((x) => x !== 'null') ?? 'null';
-    case 'groupRef':
-    case 'aggRef':
-      return ref ? ref(e.kind, e.index) : 'null';
-    case 'aggregate':
-      return 'null';
-  }
-}
