@@ -47,7 +47,6 @@ import {
   WriterPropertiesBuilder,
   WriterVersion,
 } from 'parquet-wasm/esm';
-import { EVENT_COLUMNS } from './columns.js';
 import type { MasterRow } from './segment.js';
 
 /** One event as the replica stores it (MasterRow from src/engine/segment.ts plus its shard). */
@@ -142,6 +141,27 @@ export const DEFAULT_ROW_GROUP_SIZE = 10_000;
 
 /** The shredding rule's defaults (decision 7). */
 export const SHRED_DEFAULTS: Required<ShredOptions> = { minShare: 0.5, maxColumns: 32, maxDepth: 3, maxDistinctShare: 0.25 };
+
+/**
+ * The event table's columns: the SQL table `events` (DESIGN.md §3) and the base columns of every
+ * replica file, in file order. One list for both, so the query engine and the codec never disagree.
+ * (Here, not in a module of its own: bench scripts load this file with Node's type stripping, which
+ * cannot resolve a `.js` import to its `.ts` source.)
+ */
+export const EVENT_COLUMNS = [
+  'id',
+  'stream',
+  'type',
+  'source',
+  'subject',
+  'time',
+  'received_at',
+  'shard',
+  'seq',
+  'version',
+  'data',
+] as const;
+export type EventColumn = (typeof EVENT_COLUMNS)[number];
 
 /** A path segment that can be part of a column name and of a `data.a.b` SQL reference unquoted. */
 const SEGMENT = /^[A-Za-z_][A-Za-z0-9_]*$/;

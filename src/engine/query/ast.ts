@@ -5,9 +5,9 @@
 // The table is `events(id, stream, type, source, subject, time, received_at, shard, seq, version,
 // data)` (DESIGN.md §3). `data.a.b` and `json_extract(data, '$.a.b')` both become a `path`.
 
-import type { EventColumn } from '../columns.js';
+import type { EventColumn } from '../parquet.js';
 
-export { EVENT_COLUMNS, type EventColumn } from '../columns.js';
+export { EVENT_COLUMNS, type EventColumn } from '../parquet.js';
 
 /**
  * A SQL value as the engine carries it between steps and returns it: numbers (integers and doubles),
