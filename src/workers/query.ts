@@ -101,22 +101,39 @@ export function forgetPartials(): void {
   cache = null;
 }
 
-/** Each scan gets an equal share of the state budget: together their answers fit it. */
+/**
+ * How much each scan may answer: a quarter of the state budget (at most that many bytes of partials
+ * are alive at once per answer, since each is merged and dropped as it arrives), and never more
+ * than the budget shared out when there are fewer than four scans.
+ */
 const scanLimits = (cfg: QueryConfig, scans: number): ScanLimits => ({
   maxGroups: cfg.maxGroups,
-  maxStateBytes: Math.floor(cfg.maxStateBytes / Math.max(1, scans)),
+  maxStateBytes: Math.floor(cfg.maxStateBytes / Math.min(4, Math.max(1, scans))),
 });
 
-/** Runs `scans` in Scanner objects, one per sub-request, or here in the coordinator. */
-async function fanOut(env: Env, tenant: Tenant, spec: QuerySpec, scans: SegmentScan[][], cfg: QueryConfig): Promise<ScanReply[]> {
+/**
+ * Runs `scans` in Scanner objects, one per sub-request, or here in the coordinator, and hands each
+ * answer to `take` as soon as it arrives (so answers are merged and dropped one by one rather than
+ * all held at once).
+ */
+async function fanOut(
+  env: Env,
+  tenant: Tenant,
+  spec: QuerySpec,
+  scans: SegmentScan[][],
+  cfg: QueryConfig,
+  take: (reply: ScanReply) => void,
+): Promise<void> {
+  const limits = scanLimits(cfg, scans.length);
   if (cfg.fanOut === 'inline') {
-    const replies: ScanReply[] = [];
-    for (const s of scans) replies.push(await scanSegments(env, tenant.id, spec, s, scanLimits(cfg, scans.length)));
-    return replies;
+    for (const s of scans) take(await scanSegments(env, tenant.id, spec, s, limits));
+    return;
   }
-  return Promise.all(
+  await Promise.all(
     scans.map((s, slot) =>
-      env.SCANNER.get(env.SCANNER.idFromName(`${tenant.id}#${slot}`)).scan(tenant.id, spec, s, scanLimits(cfg, scans.length)),
+      env.SCANNER.get(env.SCANNER.idFromName(`${tenant.id}#${slot}`))
+        .scan(tenant.id, spec, s, limits)
+        .then(take),
     ),
   );
 }
@@ -218,7 +235,17 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
       const shape = fingerprint(spec);
       const layouts = new Map(snapshot.flatMap((s) => (s.stats.layout ? [[s.key, s.stats.layout] as const] : [])));
       const cached = partialCache(cfg);
-      const partials: Partial[] = [];
+      const merging = new PartialBuilder(spec, { maxGroups: cfg.maxGroups });
+      let absorbed = 0;
+      const absorb = (p: Partial) => {
+        try {
+          merging.absorb(p);
+        } catch (error) {
+          if (error instanceof QueryLimitError) throw limitProblem(error.limit, error.max);
+          throw error;
+        }
+        if (++absorbed % 8 === 0 && merging.stateSize() > cfg.maxStateBytes) throw limitProblem('memory', cfg.maxStateBytes);
+      };
       let hits = 0;
       const scans: SegmentScan[][] = [];
       for (const task of plan.tasks) {
@@ -227,7 +254,7 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
           const hit = cached.get(`${tenant.id}|${seg.key}|${shape}`);
           if (hit) {
             hits += 1;
-            partials.push(hit);
+            absorb(hit);
           } else {
             const layout = layouts.get(seg.key);
             const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups) : null;
@@ -241,31 +268,20 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         }
         if (todo.length > 0) scans.push(todo);
       }
-      const replies = await fanOut(env, tenant, spec, scans, cfg);
       let bytesRead = 0;
-      for (const reply of replies) {
+      await fanOut(env, tenant, spec, scans, cfg, (reply) => {
         if (!reply.ok) throw limitProblem(reply.limit, reply.max);
         bytesRead += reply.bytesRead;
         for (const p of reply.partials) {
           cached.set(`${tenant.id}|${p.key}|${shape}`, p.partial, p.bytes);
-          partials.push(p.partial);
+          absorb(p.partial);
         }
-      }
+      });
       let hotRows = 0;
       if (consistency === 'strong') {
         const hot = await hotTail(env, tenant, snapshot, spec, cfg);
-        partials.push(hot.partial);
+        absorb(hot.partial);
         hotRows = hot.rows;
-      }
-      const merging = new PartialBuilder(spec, { maxGroups: cfg.maxGroups });
-      try {
-        for (const [i, p] of partials.entries()) {
-          merging.absorb(p);
-          if (i % 8 === 7 && merging.stateSize() > cfg.maxStateBytes) throw limitProblem('memory', cfg.maxStateBytes);
-        }
-      } catch (error) {
-        if (error instanceof QueryLimitError) throw limitProblem(error.limit, error.max);
-        throw error;
       }
       const merged = merging.counters;
       const result = finish(spec, merging);
