@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadEngine } from './query-bundle.mjs';
+import { rng } from './events.mjs';
 
 // 2: catalog rows by src/engine/replica.ts encodeReplica (with per-row-group stats).
 export const GEN_VERSION = 3; // 3: catalog rows carry the file layout (range reads)
@@ -45,18 +46,6 @@ const envNum = (name, fallback) => (process.env[name] ? Number(process.env[name]
 const FILE_ROWS = envNum('BENCH_QUERY_FILE_ROWS', 50_000);
 
 // ---- random numbers -----------------------------------------------------------------------------
-
-/** mulberry32: small, fast, deterministic. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Picks from weighted items with a cumulative table. */
 function weighted(items, weightOf) {

@@ -17,6 +17,7 @@ import {
   type Accumulator,
 } from '../../src/engine/query/aggregates.js';
 import { compareCodePoints } from '../../src/engine/parquet.js';
+import { rng } from './query-fixtures.js';
 
 const SPAN = { start: 0, end: 1 };
 const ARG: Expr = { kind: 'path', path: ['x'], span: SPAN };
@@ -24,18 +25,6 @@ const ARG: Expr = { kind: 'path', path: ['x'], span: SPAN };
 function call(fn: AggregateFn | 'count*', distinct = false, q?: number): AggregateCall {
   if (fn === 'count*') return { fn: 'count', arg: null, distinct: false };
   return q === undefined ? { fn, arg: ARG, distinct } : { fn, arg: ARG, distinct, q };
-}
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** JSON round trip of a state, checked to be stable. */

@@ -17,21 +17,10 @@ import {
   type EncodedParquet,
   type ReplicaRow,
 } from '../../src/engine/parquet.js';
+import { rng } from './query-fixtures.js';
 
 // The same `parquet-wasm/esm` module instance the codec imports, initialised from the bytes.
 initParquet(readFileSync(new URL('../../node_modules/parquet-wasm/esm/parquet_wasm_bg.wasm', import.meta.url)));
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TYPES = ['post.created', 'post.liked', 'post.liked', 'post.commented', 'member.joined', 'ünïcødé.✓'];
 // Code unit order and code point order disagree on these two: U+FF21 > U+1F600 in UTF-16, < in UTF-8.
