@@ -352,8 +352,10 @@ describe('pruning never drops a matching row', () => {
     );
     // The property is not vacuous: queries match rows, and pruning happens.
     expect(seen.matched).toBeGreaterThan(600);
-    expect(seen.pruned).toBeGreaterThan(50);
-    expect(seen.rowGroupsPruned).toBeGreaterThan(50);
+    // Not vacuous: about 1 run in 10 prunes a segment or a row group (seen 50–70 of 600; a bound
+    // near that made the test fail on an unlucky seed).
+    expect(seen.pruned).toBeGreaterThan(20);
+    expect(seen.rowGroupsPruned).toBeGreaterThan(20);
   });
 
   it('holds for random rows too', () => {
