@@ -2,6 +2,8 @@
 
 import type { StepMessage } from '../durable/shard.js';
 import { compactPartition, rebuildShard, type MaintainMessage } from './maintain.js';
+import { problemDocument } from '../engine/problem.js';
+import { config } from '../config.js';
 import { publishShard } from './publisher.js';
 import { runStoredQuery } from './query.js';
 import { loadTenant } from './tenant.js';
@@ -81,6 +83,22 @@ async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env): Promis
       now,
     );
   });
+  // A background query that kept failing is answered `failed`, not left yellow for ever: pipeline
+  // steps are re-driven by their shard, but nothing else would run the query again.
+  for (const m of batch.messages) {
+    const body = m.body as { op?: unknown; tenant?: unknown; id?: unknown } | null;
+    if (body?.op !== 'query' || typeof body.tenant !== 'string' || typeof body.id !== 'string') continue;
+    const problem = problemDocument(
+      503,
+      'internal',
+      `the query failed ${m.attempts} times without an answer (an internal error, logged); run it again, or narrow it`,
+    );
+    statements.push(
+      env.CATALOG.prepare(
+        `UPDATE queries SET status = 'failed', finished_at = ?, expires_at = ?, error = ? WHERE id = ? AND tenant = ? AND status = 'yellow'`,
+      ).bind(now, now + config(env).query.resultTtlMs, JSON.stringify(problem), body.id, body.tenant),
+    );
+  }
   await env.CATALOG.batch(statements);
   for (const m of batch.messages) {
     console.error(JSON.stringify({ msg: 'message dead-lettered', id: m.id, body: m.body }));

@@ -271,4 +271,15 @@ describe('POST /v1/queries (async)', () => {
     await problem(await call(`/v1/queries/${accepted.id}`, {}, (await setup()).key), 404);
     await problem(await post('/v1/queries', { sql: 'SELECT FROM' }, {}, key), 400);
   });
+
+  it('is answered failed, not left yellow, when its job lands in the dead-letter queue', async () => {
+    const { key, tenant } = await setup();
+    const res = await post('/v1/queries', { sql: 'SELECT count(*) FROM events' }, {}, key);
+    const { id } = (await res.json()) as { id: string };
+    await deliver('dead', [{ op: 'query', tenant, id }]);
+    const view = (await (await call(`/v1/queries/${id}`, {}, key)).json()) as { status: string; error: { status: number; detail: string } };
+    expect(view.status).toBe('failed');
+    expect(view.error).toMatchObject({ status: 503 });
+    expect(view.error.detail).toMatch(/run it again/);
+  });
 });
