@@ -98,13 +98,15 @@ export function compactedKey(tenant: string, date: string, shard: number, run: r
   return replicaKey(tenant, date, shard, firstSeq, lastSeq, level);
 }
 
-/** The catalog's description of a replica segment: what the planner prunes with (decision 7). */
-export interface ReplicaSegment {
+export type SegmentKind = 'master' | 'replica';
+
+/** One row of the segment catalog (migrations/0002_catalog.sql): a master row segment or a replica file. */
+export interface CatalogSegment {
   key: string;
-  kind: 'replica';
+  kind: SegmentKind;
   tenant: string;
   shard: number;
-  date: string;
+  date: string | null;
   level: number;
   firstSeq: number;
   lastSeq: number;
@@ -112,6 +114,14 @@ export interface ReplicaSegment {
   maxTime: number;
   rows: number;
   bytes: number;
+  checksum: string | null;
+  stats: SegmentStats;
+}
+
+/** The catalog's description of a replica segment: what the planner prunes with (decision 7). */
+export interface ReplicaSegment extends CatalogSegment {
+  kind: 'replica';
+  date: string;
   checksum: null;
   stats: SegmentStats & Required<Pick<SegmentStats, 'columns' | 'shredded' | 'rowGroups'>>;
 }

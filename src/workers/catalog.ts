@@ -1,26 +1,8 @@
 // The segment catalog in D1 (migrations/0002_catalog.sql): what the pipeline registers, what readers and the planner list.
 
-import type { SegmentStats } from '../engine/parquet.js';
+import type { CatalogSegment, SegmentKind } from '../engine/replica.js';
 
-export type SegmentKind = 'master' | 'replica';
-
-/** One catalog row, as the Workers use it. */
-export interface CatalogSegment {
-  key: string;
-  kind: SegmentKind;
-  tenant: string;
-  shard: number;
-  date: string | null;
-  level: number;
-  firstSeq: number;
-  lastSeq: number;
-  minTime: number;
-  maxTime: number;
-  rows: number;
-  bytes: number;
-  checksum: string | null;
-  stats: SegmentStats;
-}
+export type { CatalogSegment, SegmentKind } from '../engine/replica.js';
 
 interface Row {
   key: string;

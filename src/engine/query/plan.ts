@@ -12,7 +12,8 @@
 // segment that could hold a matching row is always kept: the domains over-approximate the rows that
 // can match, the statistics over-approximate the values present.
 
-import type { ColumnStats, SegmentStats } from '../parquet.js';
+import type { ColumnStats } from '../parquet.js';
+import type { CatalogSegment } from '../replica.js';
 import { compareCodePoints } from '../parquet.js';
 import type { Expr, QuerySpec } from './ast.js';
 
@@ -26,19 +27,12 @@ export type { RowGroupStats } from '../parquet.js';
  * src/workers/catalog.ts is one). `stats.rowGroupStats` is the optional per-row-group layout the
  * replicator may record; when present the planner prunes row groups with it.
  */
-export interface PlanSegment {
-  key: string;
+export type PlanSegment = Pick<
+  CatalogSegment,
+  'key' | 'shard' | 'date' | 'firstSeq' | 'lastSeq' | 'minTime' | 'maxTime' | 'rows' | 'bytes' | 'stats'
+> & {
   kind?: string;
-  shard: number;
-  date: string | null;
-  firstSeq: number;
-  lastSeq: number;
-  minTime: number;
-  maxTime: number;
-  rows: number;
-  bytes: number;
-  stats: SegmentStats;
-}
+};
 
 export interface PlanOptions {
   /** At most this many segments per sub-request. */
