@@ -480,37 +480,12 @@ async function load(n, manifest, log) {
     };
     await Promise.all(Array.from({ length: 4 }, putOne));
     const r2Ms = performance.now() - t1;
-    // The catalog rows, as src/workers/catalog.ts insertSegments writes them.
+    // The catalog rows, written by src/workers/catalog.ts insertSegments itself.
     const t2 = performance.now();
+    const engine = await loadEngine();
     const now = Date.now();
-    const sql = `INSERT INTO segments (key, kind, tenant, shard, date, level, first_seq, last_seq, min_time, max_time, rows, bytes, checksum, stats, state, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', ?) ON CONFLICT (key) DO NOTHING`;
     for (let k = 0; k < manifest.segments.length; k += 50) {
-      await db.batch(
-        manifest.segments
-          .slice(k, k + 50)
-          .map((s) =>
-            db
-              .prepare(sql)
-              .bind(
-                s.key,
-                s.kind,
-                s.tenant,
-                s.shard,
-                s.date,
-                s.level,
-                s.firstSeq,
-                s.lastSeq,
-                s.minTime,
-                s.maxTime,
-                s.rows,
-                s.bytes,
-                s.checksum,
-                JSON.stringify(s.stats),
-                now,
-              ),
-          ),
-      );
+      await db.batch(engine.insertSegments(db, manifest.segments.slice(k, k + 50), now));
     }
     const d1Ms = performance.now() - t2;
     const counted = await db

@@ -15,6 +15,8 @@ import { toSql } from '../src/engine/query/print.js';
 import type { QuerySpec } from '../src/engine/query/ast.js';
 
 export { initParquet, replicaKey, utcDate, shardOf };
+/** The catalog's own INSERT statements, so the bench's loader writes rows exactly as the replicator does. */
+export { insertSegments } from '../src/workers/catalog.js';
 
 /**
  * Encodes one file's rows (one shard, seq order, one UTC day of `time`) and its catalog row with the
