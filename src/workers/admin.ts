@@ -14,7 +14,7 @@ import { forgetKeys, requireScope, type App } from './auth.js';
 import type { MaintainMessage } from './maintain.js';
 import { forgetSources } from './webhooks.js';
 import { refuseInvalid } from './http.js';
-import { problemResponses } from './schemas.js';
+import { json, problemResponses } from './schemas.js';
 import { createTenant, TENANT_ID, tenantOf } from './tenant.js';
 
 export const adminApp = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
@@ -23,8 +23,6 @@ adminApp.use('/v1/admin/keys/*', requireScope('admin'));
 adminApp.use('/v1/admin/sources', requireScope('admin'));
 adminApp.use('/v1/admin/sources/*', requireScope('admin'));
 adminApp.use('/v1/admin/rebuild', requireScope('admin'));
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 /** Creates a key of `tenant` and answers it (the only time it is ever shown). */
 export async function issueKey(env: Env, tenant: string, scopes: readonly string[], name: string | null, ratePerSecond: number | null) {

@@ -21,7 +21,7 @@ import { ProblemError } from '../engine/problem.js';
 import { requireScope, type App } from './auth.js';
 import { readCold, viewOf, type EventView } from './events.js';
 import { refuseInvalid } from './http.js';
-import { eventSchema, problemResponses } from './schemas.js';
+import { eventSchema, json, problemResponses } from './schemas.js';
 import { shardStub } from './shards.js';
 import { tenantOf, type Tenant } from './tenant.js';
 
@@ -124,7 +124,7 @@ globalApp.openapi(
       'Ordered by (receivedAt, shard, seq). A page serves only events no shard can still commit anything before, so every reader sees the same sequence and a reader following `next` from the start sees each event exactly once, hot or cold (docs/decisions/0012-global-order.md). An empty page with `caughtUp: true` means: nothing new yet; poll again with the same `next`.',
     request: { query: globalQuery },
     responses: {
-      200: { description: 'A page of the global order', content: { 'application/json': { schema: globalPageSchema } } },
+      200: json(globalPageSchema, 'A page of the global order'),
       ...problemResponses(400, 401, 403),
     },
   }),

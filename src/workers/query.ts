@@ -24,7 +24,7 @@ import { liveSegments, type CatalogSegment } from './catalog.js';
 import { readCold } from './events.js';
 import { refuseInvalid } from './http.js';
 import { scanSegments, type ScanLimits, type ScanReply, type SegmentScan } from './scan.js';
-import { problemResponses } from './schemas.js';
+import { json, problemResponses } from './schemas.js';
 import { shardStub } from './shards.js';
 import { tenantOf, type Tenant } from './tenant.js';
 
@@ -457,7 +457,7 @@ queryApp.openapi(
       'The table is `events(id, stream, type, source, subject, time, received_at, shard, seq, version, data)`; `data.a.b` reaches into the data. Segments are pruned with the catalog, scans fan out to sub-requests, partial aggregates are merged. `stats` says what was read.',
     request: { body: { content: { 'application/json': { schema: queryInput } }, required: true } },
     responses: {
-      200: { description: 'The answer', content: { 'application/json': { schema: answerSchema } } },
+      200: json(answerSchema, 'The answer'),
       ...problemResponses(400, 401, 403, 422),
     },
   }),
@@ -476,7 +476,7 @@ queryApp.openapi(
     summary: 'Starts a query in the background (yellow); fetch it with GET /v1/queries/{id} (orange when answered)',
     request: { body: { content: { 'application/json': { schema: queryInput.omit({ explain: true }) } }, required: true } },
     responses: {
-      202: { description: 'Accepted', content: { 'application/json': { schema: storedSchema } } },
+      202: json(storedSchema, 'Accepted'),
       ...problemResponses(400, 401, 403),
     },
   }),
@@ -506,7 +506,7 @@ queryApp.openapi(
     summary: 'A background query: yellow while running, orange with its result, or failed with the problem',
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
     responses: {
-      200: { description: 'The query', content: { 'application/json': { schema: storedSchema } } },
+      200: json(storedSchema, 'The query'),
       ...problemResponses(401, 403, 404),
     },
   }),

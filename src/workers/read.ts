@@ -9,7 +9,7 @@ import { readEvent } from './events.js';
 import { readHistory, readState } from './streams.js';
 import { assertStreamName } from '../engine/envelope.js';
 import { refuseInvalid } from './http.js';
-import { colourSchema, eventSchema, problemResponses } from './schemas.js';
+import { colourSchema, eventSchema, json, problemResponses } from './schemas.js';
 import { shardStatuses } from './shards.js';
 import { requireScope, type App } from './auth.js';
 import { tenantOf, type Tenant } from './tenant.js';
@@ -223,7 +223,7 @@ readApp.openapi(
       'From the shard’s status memory while the event is hot, else from the master row segment the catalog names (one R2 read). A CloudEvent is identified by its source and id: add `?source=`. Events are immutable: once green or red the answer is cacheable for good; before, its colour may still change.',
     request: { params: z.object({ id: z.string().min(1).max(256) }), query: z.object({ source: z.string().min(1).max(1024).optional() }) },
     responses: {
-      200: { description: 'The event', content: { 'application/json': { schema: eventSchema } } },
+      200: json(eventSchema, 'The event'),
       ...problemResponses(400, 401, 403, 404),
     },
   }),

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { reducerSchema, type Reducer, type Reducers } from '../engine/fold.js';
 import { requireScope, type App } from './auth.js';
 import { refuseInvalid } from './http.js';
-import { problemResponses } from './schemas.js';
+import { json, problemResponses } from './schemas.js';
 import { tenantOf } from './tenant.js';
 
 /** How long an isolate trusts the reducers it read; a change made through another isolate shows within this. */
@@ -42,7 +42,7 @@ reducerApp.openapi(
       'A JSON object from event type to reducer: `merge` (default), `replace`, `ignore`, `delete`, or `{ "op": "increment" | "append" | "set", "path": "a.b", "by"?, "field"? }`. Applies to every state read from then on (other isolates within 10 s); events are never changed.',
     request: { body: { content: { 'application/json': { schema: reducersSchema } }, required: true } },
     responses: {
-      200: { description: 'The reducers now', content: { 'application/json': { schema: reducersSchema } } },
+      200: json(reducersSchema, 'The reducers now'),
       ...problemResponses(400, 401, 403),
     },
   }),
@@ -66,7 +66,7 @@ reducerApp.openapi(
     tags: ['admin'],
     summary: 'How stream state folds each event type',
     responses: {
-      200: { description: 'The reducers', content: { 'application/json': { schema: reducersSchema } } },
+      200: json(reducersSchema, 'The reducers'),
       ...problemResponses(401, 403),
     },
   }),

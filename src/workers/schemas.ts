@@ -46,6 +46,9 @@ export const writeBodySchema = z
   .union([eventInputSchema, z.array(eventInputSchema).min(1).max(1000)])
   .meta({ id: 'EventsWrite', description: 'One event or an array of 1 to 1,000 events' });
 
+/** An OpenAPI response of `schema` as JSON. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
 export const problemResponses = (...statuses: number[]) =>
   Object.fromEntries(
     statuses.map((status) => [

@@ -12,7 +12,7 @@ import { ProblemError } from '../engine/problem.js';
 import { requireScope, type App } from './auth.js';
 import { endCursor, globalPageSchema, MAX_GLOBAL_LIMIT, readGlobal } from './global.js';
 import { refuseInvalid } from './http.js';
-import { problemResponses } from './schemas.js';
+import { json, problemResponses } from './schemas.js';
 import { tenantOf, type Tenant } from './tenant.js';
 
 interface SubscriptionRow {
@@ -89,8 +89,6 @@ function filterOf(row: SubscriptionRow): GlobalFilter {
 export const subscriptionApp = new OpenAPIHono<App>({ defaultHook: refuseInvalid });
 subscriptionApp.use('/v1/subscriptions', requireScope('read'));
 subscriptionApp.use('/v1/subscriptions/*', requireScope('read'));
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 subscriptionApp.openapi(
   createRoute({
