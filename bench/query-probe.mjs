@@ -2,7 +2,8 @@
 // query benchmark's reference set (bench/query.mjs) over its generated Parquet files
 // (bench/query-data.mjs, reused when present), ours (engine on one thread) beside DuckDB over the
 // same files, each the median of RUNS (after one warm-up run each).
-// Usage: npx node bench/query-probe.mjs [rows] [query ids, comma-separated]   (env RUNS, default 5)
+// Usage: npx node bench/query-probe.mjs [rows] [query ids, comma-separated]   (env RUNS, default 5;
+// PROBE_OURS_ONLY=1 runs the engine alone, for a CPU profile)
 import { build } from 'esbuild';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';

@@ -783,9 +783,36 @@ export function layoutRanges(
   return merged;
 }
 
-/** A file of `size` bytes holding only `parts` (zeros elsewhere): what a reader of those ranges decodes. */
-export function sparseFile(size: number, parts: readonly { offset: number; bytes: Uint8Array }[]): Uint8Array {
-  const file = new Uint8Array(size);
-  for (const p of parts) file.set(p.bytes, p.offset);
-  return file;
+/**
+ * A file of `size` bytes of which only `parts` were read (zeros elsewhere), as the Blob that
+ * parquet-wasm's `ParquetFile.fromFile` reads ranges from (it calls only `size`, `slice` and
+ * `arrayBuffer`). Nothing the size of the file is allocated: a range inside one part is that part
+ * (no copy when it is the whole part), a range across parts is put together from them. A real Blob
+ * would answer `arrayBuffer()` through the platform's blob store, a thread hop per range on Node.
+ */
+export function fileOfRanges(size: number, parts: readonly { offset: number; bytes: Uint8Array }[]): Blob {
+  const sorted = [...parts].sort((a, b) => a.offset - b.offset);
+  const range = (start: number, end: number): ArrayBuffer => {
+    for (const p of sorted) {
+      const pEnd = p.offset + p.bytes.byteLength;
+      if (p.offset <= start && end <= pEnd) {
+        const view = p.bytes.subarray(start - p.offset, end - p.offset);
+        const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer;
+        return whole ? (view.buffer as ArrayBuffer) : view.slice().buffer;
+      }
+    }
+    const out = new Uint8Array(end - start);
+    for (const p of sorted) {
+      const from = Math.max(start, p.offset);
+      const to = Math.min(end, p.offset + p.bytes.byteLength);
+      if (from < to) out.set(p.bytes.subarray(from - p.offset, to - p.offset), from - start);
+    }
+    return out.buffer;
+  };
+  const slice = (start = 0, end = size) => {
+    const from = Math.min(Math.max(0, start < 0 ? size + start : start), size);
+    const to = Math.min(Math.max(from, end < 0 ? size + end : end), size);
+    return { size: to - from, arrayBuffer: () => Promise.resolve(range(from, to)) };
+  };
+  return { size, slice, arrayBuffer: () => slice().arrayBuffer() } as unknown as Blob;
 }

@@ -3,7 +3,7 @@
 
 import type { QuerySpec } from '../engine/query/ast.js';
 import { PartialBuilder, QueryLimitError, scanParquet, type Partial } from '../engine/query/execute.js';
-import { sparseFile } from '../engine/parquet.js';
+import { fileOfRanges } from '../engine/parquet.js';
 import { replicaPrefix } from '../engine/replica.js';
 import { ensureParquet } from './wasm.js';
 
@@ -31,10 +31,10 @@ export type ScanReply =
 
 /**
  * The file's bytes a scan decodes: with ranges, only those (one R2 range read each, in parallel)
- * in a sparse copy of the file; else the whole object. A segment retired by compaction stays
+ * read as the file (nothing the file's size is allocated); else the whole object. A segment retired by compaction stays
  * readable for COMPACT_GRACE_MS; missing means a plan far older than that.
  */
-async function fetchSegment(env: Env, s: SegmentScan): Promise<Uint8Array> {
+async function fetchSegment(env: Env, s: SegmentScan): Promise<Uint8Array | Blob> {
   const missing = () => new Error(`replica segment ${s.key} is missing from R2`);
   if (!s.ranges) {
     const object = await env.SEGMENTS.get(s.key);
@@ -48,7 +48,7 @@ async function fetchSegment(env: Env, s: SegmentScan): Promise<Uint8Array> {
       return { offset, bytes: new Uint8Array(await object.arrayBuffer()) };
     }),
   );
-  return sparseFile(s.ranges.size, parts);
+  return fileOfRanges(s.ranges.size, parts);
 }
 
 /**
@@ -71,7 +71,7 @@ export async function scanSegments(
   for (const s of segments) {
     if (!s.key.startsWith(prefix)) throw new Error(`segment ${s.key} is not in the replica of tenant ${tenant}`);
     const bytes = await fetchSegment(env, s);
-    bytesRead += s.ranges ? s.ranges.parts.reduce((n, [, length]) => n + length, 0) : bytes.byteLength;
+    bytesRead += s.ranges ? s.ranges.parts.reduce((n, [, length]) => n + length, 0) : (bytes as Uint8Array).byteLength;
     const builder = new PartialBuilder(spec, { maxGroups: limits.maxGroups });
     try {
       await scanParquet(spec, bytes, builder, { columns: s.columns, rowGroups: s.rowGroups });

@@ -5,13 +5,13 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { ParquetFile } from 'parquet-wasm/esm';
 import { describe, expect, it } from 'vitest';
-import { encodeParquet, initParquet, layoutRanges, parquetLayout, sparseFile } from '../../src/engine/parquet.js';
+import { encodeParquet, initParquet, layoutRanges, parquetLayout, fileOfRanges } from '../../src/engine/parquet.js';
 import { generate } from './query-fixtures.js';
 
 initParquet(readFileSync(new URL('../../node_modules/parquet-wasm/esm/parquet_wasm_bg.wasm', import.meta.url)));
 
-async function read(bytes: Uint8Array, columns: string[], rowGroups: number[]) {
-  const file = await ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+async function read(bytes: Uint8Array | Blob, columns: string[], rowGroups: number[]) {
+  const file = await ParquetFile.fromFile(bytes instanceof Uint8Array ? new Blob([bytes as Uint8Array<ArrayBuffer>]) : bytes);
   try {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const wasm = await Promise.race([
@@ -51,7 +51,7 @@ describe('parquet layout and range reads', () => {
             const groups = [...new Set(groupPicks.map((p) => p % encoded.rowGroups))].sort((a, b) => a - b);
             const rowGroups = groups.length > 0 ? groups : Array.from({ length: encoded.rowGroups }, (_, i) => i);
             const ranges = layoutRanges(layout!, columns, groups.length > 0 ? groups : null)!;
-            const sparse = sparseFile(
+            const sparse = fileOfRanges(
               layout!.size,
               ranges.map(([offset, length]) => ({ offset, bytes: encoded.bytes.subarray(offset, offset + length) })),
             );
@@ -66,6 +66,25 @@ describe('parquet layout and range reads', () => {
       );
     },
   );
+
+  it('reads ranges of a file of parts as the whole file would, zeros where nothing was read', async () => {
+    const whole = Uint8Array.from({ length: 100 }, (_, i) => i + 1);
+    const file = fileOfRanges(100, [
+      { offset: 60, bytes: whole.slice(60, 90) },
+      { offset: 10, bytes: whole.slice(10, 40) },
+    ]);
+    const bytes = async (start?: number, end?: number) => [...new Uint8Array(await file.slice(start, end).arrayBuffer())];
+    const expected = (start: number, end: number) =>
+      [...whole.slice(start, end)].map((v, i) => ((start + i >= 10 && start + i < 40) || (start + i >= 60 && start + i < 90) ? v : 0));
+    expect(file.size).toBe(100);
+    expect(await bytes(12, 20)).toEqual(expected(12, 20)); // inside one part
+    expect(await bytes(60, 90)).toEqual(expected(60, 90)); // exactly one part
+    expect(await bytes(30, 70)).toEqual(expected(30, 70)); // across two parts and the gap
+    expect(await bytes(-20)).toEqual(expected(80, 100)); // from the end, as Blob.slice
+    expect(await bytes(95, 200)).toEqual(expected(95, 100));
+    expect(await bytes()).toEqual(expected(0, 100));
+    expect(file.slice(50, 40).size).toBe(0);
+  });
 
   it('refuses columns the file does not have', async () => {
     const encoded = encodeParquet(generate(50, 1, 0));

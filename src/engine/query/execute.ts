@@ -15,7 +15,7 @@
 
 import { ParquetFile } from 'parquet-wasm/esm';
 import { tableFromIPC } from 'apache-arrow';
-import type { ReplicaRow } from '../parquet.js';
+import { fileOfRanges, type ReplicaRow } from '../parquet.js';
 import type { AggregateCall, Expr, OrderItem, QuerySpec, Scalar, SqlType } from './ast.js';
 import { staticType } from './analyse.js';
 import { accumulatorFromState, aggregateResultType, createAccumulator, type Accumulator, type AggState } from './aggregates.js';
@@ -486,19 +486,6 @@ export function scanRows(spec: QuerySpec, rows: readonly ReplicaRow[], into: Par
   }
 }
 
-/**
- * Bytes in memory as the Blob parquet-wasm reads (it calls only `size`, `slice` and `arrayBuffer`):
- * a real Blob answers `arrayBuffer()` through the platform's blob store (a thread hop on Node, ~1 ms
- * per file), this one with a copy of the range at once.
- */
-function bytesBlob(bytes: Uint8Array): Blob {
-  const slice = (start = 0, end = bytes.byteLength) => {
-    const part = Uint8Array.prototype.slice.call(bytes, start, end);
-    return { size: part.byteLength, slice: undefined, arrayBuffer: () => Promise.resolve(part.buffer) };
-  };
-  return { size: bytes.byteLength, slice, arrayBuffer: () => slice().arrayBuffer() } as unknown as Blob;
-}
-
 /** Rows per record batch read from Parquet (at least a row group's 10,000). */
 const SCAN_BATCH_ROWS = 65_536;
 
@@ -513,7 +500,7 @@ export async function scanParquet(
   into: PartialBuilder,
   options: { columns: string[]; rowGroups: number[] | null },
 ): Promise<void> {
-  const pf = await ParquetFile.fromFile(file instanceof Blob ? file : bytesBlob(file));
+  const pf = await ParquetFile.fromFile(file instanceof Uint8Array ? fileOfRanges(file.byteLength, [{ offset: 0, bytes: file }]) : file);
   try {
     const groups = options.rowGroups ?? Array.from({ length: pf.metadata().numRowGroups() }, (_, i) => i);
     for (const rg of groups) {
