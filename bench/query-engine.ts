@@ -10,7 +10,7 @@ import { shardOf } from '../src/engine/routing.js';
 import { parseSelect } from '../src/engine/query/sql.js';
 import { analyse } from '../src/engine/query/analyse.js';
 import { planQuery, type PlanSegment } from '../src/engine/query/plan.js';
-import { finish, mergePartials, PartialBuilder, scanParquet, type Partial } from '../src/engine/query/execute.js';
+import { countedPartial, finish, mergePartials, PartialBuilder, scanParquet, type Partial } from '../src/engine/query/execute.js';
 import { toSql } from '../src/engine/query/print.js';
 import type { QuerySpec } from '../src/engine/query/ast.js';
 
@@ -83,6 +83,7 @@ export async function runEngine(
   let mergeMs = 0;
   let bytesRead = 0;
   let merged: Partial | null = null;
+  for (const c of plan.counted) merged = merged ? mergePartials(spec, merged, countedPartial(spec, c.rows)) : countedPartial(spec, c.rows);
   for (const task of plan.tasks) {
     const b = new PartialBuilder(spec);
     for (const seg of task.segments) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initParquet, layoutRanges, parquetLayout, fileOfRanges, type ParquetLayout } from '../src/engine/parquet.js';
 import { parseSelect } from '../src/engine/query/sql.js';
 import { analyse } from '../src/engine/query/analyse.js';
-import { finish, PartialBuilder, scanParquet, type Partial } from '../src/engine/query/execute.js';
+import { countedPartial, finish, PartialBuilder, scanParquet, type Partial } from '../src/engine/query/execute.js';
 import { planQuery, type PlanSegment } from '../src/engine/query/plan.js';
 
 // Run from the repository root (the bundle lives elsewhere, so paths go by the working directory).
@@ -52,6 +52,7 @@ async function ours(sql: string, segments: PlanSegment[], filesDir: string) {
   const plan = planQuery(spec, segments, { maxSegmentsPerScan: 16 });
   // As the Worker does: one partial per segment (src/workers/scan.ts), shipped as JSON, absorbed by one builder, finished.
   const merging = new PartialBuilder(spec);
+  for (const c of plan.counted) merging.absorb(countedPartial(spec, c.rows));
   for (const task of plan.tasks) {
     for (const seg of task.segments) {
       const b = new PartialBuilder(spec);

@@ -53,6 +53,8 @@ export interface QueryConfig {
   /** Segments per sub-request at most, and sub-requests per query at most. */
   segmentsPerScan: number;
   maxSubrequests: number;
+  /** Byte ranges of a segment closer than this are read with one R2 request (docs/decisions/0016-range-reads.md). */
+  rangeGapBytes: number;
   /** How long an async query's result is kept. */
   resultTtlMs: number;
   /** Memory for cached per-segment partial results, per isolate. */
@@ -151,6 +153,7 @@ function read(env: Env): Config {
       asyncTimeoutMs: int(vars, 'QUERY_ASYNC_TIMEOUT_MS', 300_000, 100, 3_600_000),
       segmentsPerScan: int(vars, 'QUERY_SEGMENTS_PER_SCAN', 8, 1, 1000),
       maxSubrequests: int(vars, 'QUERY_MAX_SUBREQUESTS', 32, 1, 1000),
+      rangeGapBytes: int(vars, 'QUERY_RANGE_GAP_BYTES', 262_144, 0, 1024 ** 3),
       resultTtlMs: int(vars, 'QUERY_RESULT_TTL_MS', 3_600_000, 1000, 30 * 86_400_000),
       cacheBytes: int(vars, 'QUERY_CACHE_BYTES', 24 * 1024 ** 2, 0, 64 * 1024 ** 2),
     },

@@ -755,19 +755,21 @@ export async function parquetLayout(bytes: Uint8Array): Promise<ParquetLayout | 
 }
 
 /**
- * The byte ranges a read of `columns` in `rowGroups` (null: all) needs: the leading magic, those
- * column chunks and the tail, adjacent ranges merged. Null when a column is not in the layout.
- * parquet-wasm projects columns by dotted prefix (`data` also reads every `data.<path>`), so the
- * ranges include the columns a name is a prefix of.
+ * The byte ranges a read of `columns` in `rowGroups` (null: all) needs: those column chunks and the
+ * tail, sorted, with ranges less than `gap` bytes apart read as one (a request costs about as much
+ * as some bytes; the gap's bytes are read and never decoded). Null when a column or row group is not
+ * in the layout. parquet-wasm projects columns by dotted prefix (`data` also reads every
+ * `data.<path>`), so the ranges include the columns a name is a prefix of.
  */
 export function layoutRanges(
   layout: ParquetLayout,
   columns: readonly string[],
   rowGroups: readonly number[] | null,
+  gap = 0,
 ): [number, number][] | null {
   if (columns.some((c) => !layout.columns.includes(c))) return null;
   const indexes = layout.columns.flatMap((name, i) => (columns.some((c) => name === c || name.startsWith(`${c}.`)) ? [i] : []));
-  const wanted: [number, number][] = [[0, 4], layout.tail];
+  const wanted: [number, number][] = [layout.tail];
   for (const g of rowGroups ?? layout.chunks.map((_, i) => i)) {
     const row = layout.chunks[g];
     if (!row) return null;
@@ -777,7 +779,7 @@ export function layoutRanges(
   const merged: [number, number][] = [];
   for (const [offset, length] of wanted) {
     const last = merged[merged.length - 1];
-    if (last && offset <= last[0] + last[1]) last[1] = Math.max(last[1], offset + length - last[0]);
+    if (last && offset <= last[0] + last[1] + gap) last[1] = Math.max(last[1], offset + length - last[0]);
     else merged.push([offset, length]);
   }
   return merged;

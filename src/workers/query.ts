@@ -12,7 +12,7 @@ import type { QuerySpec } from '../engine/query/ast.js';
 import { SqlError } from '../engine/query/ast.js';
 import { analyse } from '../engine/query/analyse.js';
 import { fingerprint, PartialCache } from '../engine/query/cache.js';
-import { finish, PartialBuilder, QueryLimitError, scanRows, type Partial } from '../engine/query/execute.js';
+import { countedPartial, finish, PartialBuilder, QueryLimitError, scanRows, type Partial } from '../engine/query/execute.js';
 import { planQuery, type QueryPlan } from '../engine/query/plan.js';
 import { layoutRanges } from '../engine/parquet.js';
 import { formatSqlError, parseSelect } from '../engine/query/sql.js';
@@ -34,6 +34,8 @@ export interface QueryStats {
   segmentsTotal: number;
   segmentsPruned: number;
   segmentsScanned: number;
+  /** Segments answered from the catalog's row counts without reading (a count whose WHERE holds for all their rows). */
+  segmentsCounted: number;
   rowGroupsPruned: number;
   rowsScanned: number;
   rowsMatched: number;
@@ -246,6 +248,7 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         }
         if (++absorbed % 8 === 0 && merging.stateSize() > cfg.maxStateBytes) throw limitProblem('memory', cfg.maxStateBytes);
       };
+      for (const c of plan.counted) absorb(countedPartial(spec, c.rows));
       let hits = 0;
       const scans: SegmentScan[][] = [];
       for (const task of plan.tasks) {
@@ -257,7 +260,7 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
             absorb(hit);
           } else {
             const layout = layouts.get(seg.key);
-            const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups) : null;
+            const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups, cfg.rangeGapBytes) : null;
             todo.push({
               key: seg.key,
               columns: seg.columns,
@@ -290,8 +293,9 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         consistency,
         stats: {
           segmentsTotal: plan.segmentsTotal,
-          segmentsPruned: plan.segmentsTotal - plan.segmentsScanned,
+          segmentsPruned: plan.segmentsTotal - plan.segmentsScanned - plan.counted.length,
           segmentsScanned: plan.segmentsScanned,
+          segmentsCounted: plan.counted.length,
           rowGroupsPruned: plan.rowGroupsPruned,
           rowsScanned: merged.rowsScanned,
           rowsMatched: merged.rowsMatched,
@@ -407,6 +411,10 @@ const statsSchema = z
     segmentsTotal: z.number().int(),
     segmentsPruned: z.number().int(),
     segmentsScanned: z.number().int(),
+    segmentsCounted: z
+      .number()
+      .int()
+      .describe('Segments counted from the catalog without reading: every row matches a query that only counts'),
     rowGroupsPruned: z.number().int(),
     rowsScanned: z.number().int(),
     rowsMatched: z.number().int(),

@@ -32,6 +32,7 @@ import { HLL_SPARSE_MAX, HLL_STD_ERROR, KLL_RANK_ERROR } from '../../src/engine/
 import { analyse } from '../../src/engine/query/analyse.js';
 import type { QuerySpec, Scalar } from '../../src/engine/query/ast.js';
 import {
+  countedPartial,
   emptyPartial,
   finish,
   mergePartials,
@@ -599,7 +600,7 @@ async function runPlanned(
   seed: number,
 ): Promise<QueryResult> {
   const plan = planQuery(spec, segs, { maxSegmentsPerScan });
-  const parts: Partial[] = [];
+  const parts: Partial[] = plan.counted.map((c) => countedPartial(spec, c.rows));
   for (const task of plan.tasks) {
     const builder = new PartialBuilder(spec);
     for (const p of task.segments) {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeParquet, initParquet, type EncodedParquet, type ReplicaRow } from '../../src/engine/parquet.js';
 import type { QuerySpec, Scalar } from '../../src/engine/query/ast.js';
 import {
+  countedPartial,
   finish,
   mergePartials,
   PartialBuilder,
@@ -367,7 +368,7 @@ function planSegments(): PlanSegment[] {
 /** One partial per planned segment, read from its Parquet bytes with the plan's columns and row groups. */
 async function partialsOf(q: QuerySpec): Promise<Partial[]> {
   const plan = planQuery(q, planSegments(), { maxSegmentsPerScan: 1 });
-  const out: Partial[] = [];
+  const out: Partial[] = plan.counted.map((c) => countedPartial(q, c.rows));
   for (const task of plan.tasks) {
     const builder = new PartialBuilder(q);
     for (const p of task.segments) {

@@ -147,8 +147,10 @@ describe('planQuery, as data', () => {
   });
 
   it('prunes by dictionary column ranges, IN lists, IS NULL against null counts, and shredded paths', () => {
-    const keys = (where: Expr) =>
-      planQuery(count(where), segs, { maxSegmentsPerScan: 10 }).tasks.flatMap((t) => t.segments.map((s) => s.key));
+    const keys = (where: Expr) => {
+      const plan = planQuery(count(where), segs, { maxSegmentsPerScan: 10 });
+      return [...plan.tasks.flatMap((t) => t.segments.map((s) => s.key)), ...plan.counted.map((c) => c.key)].sort();
+    };
     expect(keys(bin('=', col('type'), lit('post.created')))).toEqual(['s1', 's2']); // within s1's range
     expect(keys(bin('=', col('type'), lit('post.liked')))).toEqual(['s1', 's3']);
     expect(keys(inList(col('type'), ['member.joined', 'post.liked']))).toEqual(['s1', 's3']);
@@ -165,6 +167,56 @@ describe('planQuery, as data', () => {
     expect(keys(bin('=', trunc('day', col('time')), ts('2026-11-01T00:00:00Z')))).toEqual(['s1', 's2', 's3']); // functions neither
     expect(keys(and(bin('=', col('type'), lit('post.created')), bin('=', col('type'), lit('post.liked'))))).toEqual([]);
     expect(keys(lit(false))).toEqual([]);
+  });
+
+  it('counts segments from the catalog when the query only counts and every row of them matches', () => {
+    const plan = (where: Expr | null, q = count(where)) => {
+      const p = planQuery(q, segs, { maxSegmentsPerScan: 10 });
+      return { counted: p.counted, read: p.tasks.flatMap((t) => t.segments.map((s) => s.key)), partials: p.merge.partials };
+    };
+    expect(plan(null)).toEqual({
+      counted: [
+        { key: 's1', rows: 100 },
+        { key: 's2', rows: 100 },
+        { key: 's3', rows: 300 },
+      ],
+      read: [],
+      partials: 3,
+    });
+    expect(plan(bin('=', col('shard'), lit(2))).counted).toEqual([{ key: 's2', rows: 100 }]);
+    expect(plan(inList(col('type'), ['post.created', 'post.liked']))).toEqual({
+      counted: [
+        { key: 's2', rows: 100 },
+        { key: 's3', rows: 300 },
+      ],
+      read: ['s1'], // its types range over others too
+      partials: 3,
+    });
+    // A time range that covers day 2 and cuts day 3 between its row groups: day 3's first two
+    // groups are counted (the third is pruned), day 2 whole.
+    expect(plan(and(bin('>=', col('time'), ts('2026-11-02T00:00:00Z')), bin('<', col('time'), ts('2026-11-03T16:00:00Z'))))).toEqual({
+      counted: [
+        { key: 's2', rows: 100 },
+        { key: 's3', rows: 200 },
+      ],
+      read: [],
+      partials: 2,
+    });
+    // Cutting through a row group, or a day without row-group stats, reads it.
+    expect(plan(bin('<', col('time'), ts('2026-11-03T12:00:00Z')))).toMatchObject({
+      counted: [{ key: 's1' }, { key: 's2' }],
+      read: ['s3'],
+    });
+    expect(plan(bin('<', col('time'), ts('2026-11-02T12:00:00Z')))).toMatchObject({ counted: [{ key: 's1' }], read: ['s2'] });
+    // Not decided from statistics: NOT, functions, NULL comparisons, columns with NULLs, paths.
+    expect(plan(not(bin('=', col('shard'), lit(5)))).counted).toEqual([]);
+    expect(plan(bin('=', trunc('day', col('time')), ts('2026-11-02T00:00:00Z'))).counted).toEqual([]);
+    expect(plan(bin('<>', col('shard'), lit(null))).counted).toEqual([]);
+    expect(plan(isNull(col('source'), true)).counted).toEqual([{ key: 's2', rows: 100 }]); // s1's are all NULL, s3 has no stats
+    expect(plan(isNull(col('source'))).counted).toEqual([{ key: 's1', rows: 100 }]);
+    expect(plan(bin('>=', path('likes'), lit(0))).counted).toEqual([]);
+    // A query that also sums, or groups, reads every segment it keeps.
+    expect(plan(null, count(null, [path('likes')])).counted).toEqual([]);
   });
 
   it('domains: AND intersects, OR unites the columns both sides constrain', () => {
@@ -328,10 +380,10 @@ const where: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>((tie) => ({
   ),
 })).e;
 
-describe('pruning never drops a matching row', () => {
+describe('pruning never drops a matching row, and counting without reading counts only segments where every row matches', () => {
   it('holds for random WHERE clauses over segments with file and row-group statistics', () => {
     const segs = POOL.map((b) => b.seg);
-    const seen = { pruned: 0, rowGroupsPruned: 0, matched: 0 };
+    const seen = { pruned: 0, rowGroupsPruned: 0, matched: 0, counted: 0 };
     fc.assert(
       fc.property(where, (w) => {
         const q: QuerySpec = count(w);
@@ -339,8 +391,15 @@ describe('pruning never drops a matching row', () => {
         if (plan.pruned.length > 0) seen.pruned++;
         if (plan.rowGroupsPruned > 0) seen.rowGroupsPruned++;
         const kept = new Map(plan.tasks.flatMap((t) => t.segments).map((s) => [s.key, s]));
+        const counted = new Map(plan.counted.map((c) => [c.key, c.rows]));
+        if (counted.size > 0) seen.counted++;
         for (const b of POOL) {
           const matching = new Evaluator(batchFromRows(b.rows)).filter(w);
+          // A segment counted without reading counts exactly its matching rows (those of the row groups kept).
+          if (counted.has(b.seg.key)) {
+            expect(counted.get(b.seg.key), `segment ${b.seg.key} counted`).toBe(matching.length);
+            continue;
+          }
           if (matching.length === 0) continue;
           seen.matched++;
           const p = kept.get(b.seg.key);
@@ -356,6 +415,7 @@ describe('pruning never drops a matching row', () => {
     // near that made the test fail on an unlucky seed).
     expect(seen.pruned).toBeGreaterThan(20);
     expect(seen.rowGroupsPruned).toBeGreaterThan(20);
+    expect(seen.counted).toBeGreaterThan(20);
   });
 
   it('holds for random rows too', () => {
@@ -394,8 +454,13 @@ describe('pruning never drops a matching row', () => {
           { maxSegmentsPerScan: 1 },
         );
         const kept = new Map(plan.tasks.flatMap((t) => t.segments).map((s) => [s.key, s]));
+        const counted = new Map(plan.counted.map((c) => [c.key, c.rows]));
         for (const b of built) {
           const matching = new Evaluator(batchFromRows(b.rows)).filter(w);
+          if (counted.has(b.seg.key)) {
+            expect(counted.get(b.seg.key)).toBe(matching.length);
+            continue;
+          }
           if (matching.length === 0) continue;
           const p = kept.get(b.seg.key);
           expect(p).toBeDefined();

@@ -525,6 +525,20 @@ export function mergePartials(spec: QuerySpec, a: Partial, b: Partial, limits?: 
   return builder.toPartial();
 }
 
+/**
+ * The partial of a segment the plan counted without reading (`QueryPlan.counted`): `rows` rows that
+ * all match a query that only counts. Its rows are matched, not scanned.
+ */
+export function countedPartial(spec: QuerySpec, rows: number): Partial {
+  const builder = new PartialBuilder(spec);
+  const group = builder.groups[0];
+  if (!group || spec.groupBy.length > 0 || spec.aggregates.some((a) => a.fn !== 'count' || a.arg !== null))
+    throw new TypeError('only a query of count(*)s without GROUP BY can count rows it does not read');
+  for (const acc of group.accs) acc.addCount(rows);
+  builder.counters.rowsMatched += rows;
+  return builder.toPartial();
+}
+
 /** An empty partial (the identity of mergePartials). */
 export function emptyPartial(spec: QuerySpec): Partial {
   return new PartialBuilder(spec).toPartial();

@@ -11,6 +11,11 @@
 // group is dropped only when some column's domain cannot meet its min/max/null statistics, so a
 // segment that could hold a matching row is always kept: the domains over-approximate the rows that
 // can match, the statistics over-approximate the values present.
+//
+// The other way round, a query that only counts (`count(*)`, no GROUP BY) need not read a segment
+// whose statistics prove the WHERE clause TRUE for every row (`alwaysTrue`, an under-approximation:
+// base-column comparisons with literals that hold for the whole [min, max], no NULLs): its count is
+// the catalog's row count. A time-bounded count reads only the segments the bounds cut through.
 
 import type { ColumnStats } from '../parquet.js';
 import type { CatalogSegment } from '../replica.js';
@@ -78,6 +83,11 @@ export interface QueryPlan {
   /** The per-column domains the WHERE clause implies (for explanation; `false` when it can never be true). */
   constraints: Record<string, Domain> | false;
   pruned: { key: string; reason: PruneReason; column?: string }[];
+  /**
+   * Segments not read because the query only counts and every row of them matches: their rows (in
+   * the row groups not pruned) are added to the count as they are.
+   */
+  counted: { key: string; rows: number }[];
   tasks: ScanTask[];
   /** The coordinator merges the tasks' partials (in any order) and then finishes: HAVING, ORDER BY, OFFSET/LIMIT. */
   merge: { partials: number; finish: ('having' | 'orderBy' | 'offset' | 'limit')[] };
@@ -390,6 +400,97 @@ function ruledOutBy(
   return null;
 }
 
+/** Whether every value in [min, max] satisfies `value op lit` (both comparable; false when unsure). */
+function holdsForAll(op: string, min: Value, max: Value, lit: Value): boolean {
+  const lo = cmp(min, lit);
+  const hi = cmp(max, lit);
+  if (lo === null || hi === null) return false;
+  switch (op) {
+    case '=':
+      return lo === 0 && hi === 0;
+    case '<>':
+      return hi < 0 || lo > 0;
+    case '<':
+      return hi < 0;
+    case '<=':
+      return hi <= 0;
+    case '>':
+      return lo > 0;
+    case '>=':
+      return lo >= 0;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether the WHERE clause is TRUE for every one of `rows` rows with these statistics. An
+ * under-approximation (false when unsure): only base columns with exact statistics compared with
+ * literals of their kind, BETWEEN, IN, IS [NOT] NULL, AND, OR and TRUE are decided.
+ */
+export function alwaysTrue(e: Expr | null, stats: (col: string) => ColumnStats | undefined, rows: number): boolean {
+  if (!e) return true;
+  const base = (x: Expr): { col: string; s: ColumnStats; min: Value; max: Value } | null => {
+    if (x.kind !== 'column' || !Object.hasOwn(STAT_COLUMNS, x.name)) return null;
+    const s = stats(x.name);
+    if (!s || s.nulls !== 0 || s.min === null || s.max === null) return null;
+    return { col: x.name, s, min: s.min as Value, max: s.max as Value };
+  };
+  const lit = (x: Expr, col: string): Value | null => {
+    const v = literalOf(x);
+    return v === undefined || v === null || !fits(col, v) ? null : v;
+  };
+  switch (e.kind) {
+    case 'literal':
+      return e.value === true;
+    case 'binary': {
+      if (e.op === 'and') return alwaysTrue(e.left, stats, rows) && alwaysTrue(e.right, stats, rows);
+      if (e.op === 'or') return alwaysTrue(e.left, stats, rows) || alwaysTrue(e.right, stats, rows);
+      if (!['=', '<>', '<', '<=', '>', '>='].includes(e.op)) return false;
+      const left = base(e.left);
+      if (left) {
+        const v = lit(e.right, left.col);
+        return v !== null && holdsForAll(e.op, left.min, left.max, v);
+      }
+      const right = base(e.right);
+      if (!right) return false;
+      const v = lit(e.left, right.col);
+      const op = ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as Record<string, string>)[e.op] ?? e.op;
+      return v !== null && holdsForAll(op, right.min, right.max, v);
+    }
+    case 'between': {
+      const c = base(e.arg);
+      if (!c) return false;
+      const lo = lit(e.low, c.col);
+      const hi = lit(e.high, c.col);
+      if (lo === null || hi === null) return false;
+      return e.negated
+        ? holdsForAll('<', c.min, c.max, lo) || holdsForAll('>', c.min, c.max, hi)
+        : holdsForAll('>=', c.min, c.max, lo) && holdsForAll('<=', c.min, c.max, hi);
+    }
+    case 'in': {
+      const c = base(e.arg);
+      if (!c) return false;
+      const values = e.list.map((x) => lit(x, c.col));
+      if (e.negated) return values.every((v) => v !== null && holdsForAll('<>', c.min, c.max, v));
+      return values.some((v) => v !== null && holdsForAll('=', c.min, c.max, v));
+    }
+    case 'isNull': {
+      if (e.arg.kind !== 'column' || !Object.hasOwn(STAT_COLUMNS, e.arg.name)) return false;
+      const s = stats(e.arg.name);
+      if (!s) return false;
+      return e.negated ? s.nulls === 0 : s.nulls >= rows;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Whether the query only counts rows (`count(*)`s, no GROUP BY), so a segment of matching rows needs no reading. */
+function countsOnly(spec: QuerySpec): boolean {
+  return spec.aggregated && spec.groupBy.length === 0 && spec.aggregates.every((a) => a.fn === 'count' && a.arg === null);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The plan
 
@@ -416,7 +517,9 @@ function columnsFor(spec: QuerySpec, seg: PlanSegment): { columns: string[]; pat
  */
 export function planQuery(spec: QuerySpec, segments: readonly PlanSegment[], options: PlanOptions): QueryPlan {
   const constraints = constraintsOf(spec.where);
+  const counting = countsOnly(spec);
   const pruned: QueryPlan['pruned'] = [];
+  const counted: QueryPlan['counted'] = [];
   const kept: PlannedSegment[] = [];
   let rowGroupsPruned = 0;
   for (const seg of segments) {
@@ -437,21 +540,31 @@ export function planQuery(spec: QuerySpec, segments: readonly PlanSegment[], opt
       pruned.push({ key: seg.key, reason: 'stats', column });
       continue;
     }
+    if (counting && alwaysTrue(spec.where, (c) => segmentStats(seg, c), seg.rows)) {
+      counted.push({ key: seg.key, rows: seg.rows });
+      continue;
+    }
     let rowGroups: number[] | null = null;
     let estimatedRows = seg.rows;
     const groups = seg.stats.rowGroupStats;
     if (groups && groups.length > 0) {
       rowGroups = [];
       estimatedRows = 0;
+      let everyRowMatches = counting;
       groups.forEach((g, i) => {
         if (g.rows > 0 && ruledOutBy(constraints, seg, (c) => g.stats[c], g.rows) === null) {
           rowGroups!.push(i);
           estimatedRows += g.rows;
+          everyRowMatches &&= alwaysTrue(spec.where, (c) => g.stats[c], g.rows);
         }
       });
       rowGroupsPruned += groups.length - rowGroups.length;
       if (rowGroups.length === 0) {
         pruned.push({ key: seg.key, reason: 'rowGroups' });
+        continue;
+      }
+      if (everyRowMatches) {
+        counted.push({ key: seg.key, rows: estimatedRows });
         continue;
       }
       if (rowGroups.length === groups.length) rowGroups = null;
@@ -480,8 +593,9 @@ export function planQuery(spec: QuerySpec, segments: readonly PlanSegment[], opt
     rowGroupsPruned,
     constraints: constraints === false ? false : Object.fromEntries(constraints),
     pruned,
+    counted,
     tasks,
-    merge: { partials: tasks.length, finish },
+    merge: { partials: tasks.length + counted.length, finish },
   };
 }
 
