@@ -486,12 +486,12 @@ export function scanRows(spec: QuerySpec, rows: readonly ReplicaRow[], into: Par
   }
 }
 
-/** Rows per record batch read from Parquet (at least a row group's 10,000). */
+/** Rows per read and record batch from Parquet (at least a row group's 10,000): bounds what one read decodes. */
 const SCAN_BATCH_ROWS = 65_536;
 
 /**
- * Scans a replica Parquet file into `into`: only `columns`, only `rowGroups` (null: all), one row
- * group at a time (parquet-wasm's memory grows to what one read needs and never shrinks). parquet-wasm
+ * Scans a replica Parquet file into `into`: only `columns`, only `rowGroups` (null: all), up to
+ * SCAN_BATCH_ROWS rows per read (parquet-wasm's memory grows to what one read needs and never shrinks). parquet-wasm
  * must be initialised (`initParquet`). `ParquetFile` is used because `readParquet` ignores `columns`.
  */
 export async function scanParquet(
@@ -502,11 +502,26 @@ export async function scanParquet(
 ): Promise<void> {
   const pf = await ParquetFile.fromFile(file instanceof Uint8Array ? fileOfRanges(file.byteLength, [{ offset: 0, bytes: file }]) : file);
   try {
-    const groups = options.rowGroups ?? Array.from({ length: pf.metadata().numRowGroups() }, (_, i) => i);
+    const meta = pf.metadata();
+    const groups = options.rowGroups ?? Array.from({ length: meta.numRowGroups() }, (_, i) => i);
+    // Row groups in reads of up to SCAN_BATCH_ROWS rows: each read is a round of promises between
+    // JavaScript and wasm and an IPC stream, so small row groups are read together.
+    const reads: number[][] = [];
+    let rows = 0;
     for (const rg of groups) {
+      const n = meta.rowGroup(rg).numRows();
+      const last = reads[reads.length - 1];
+      if (last && rows + n <= SCAN_BATCH_ROWS) {
+        last.push(rg);
+        rows += n;
+      } else {
+        reads.push([rg]);
+        rows = n;
+      }
+    }
+    for (const rowGroups of reads) {
       if (into.satisfied) break;
-      // One record batch per row group: parquet-wasm's default (1,024 rows) multiplies per-batch work.
-      const wasm = await pf.read({ columns: options.columns, rowGroups: [rg], batchSize: SCAN_BATCH_ROWS });
+      const wasm = await pf.read({ columns: options.columns, rowGroups, batchSize: SCAN_BATCH_ROWS });
       const table = tableFromIPC(wasm.intoIPCStream());
       for (const rb of table.batches) scanBatch(spec, batchFromArrow(rb), into);
     }
