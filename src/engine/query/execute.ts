@@ -158,11 +158,24 @@ interface Group {
   accs: Accumulator[];
 }
 
-/** One Arrow-style validity bitmap (LSB first) from per-row validity bytes. */
+/** One Arrow-style validity bitmap (LSB first) from per-row validity bytes (each 0 or 1), eight rows a step. */
 function toBitmap(valid: Uint8Array | null): Uint8Array | null {
   if (!valid) return null;
-  const out = new Uint8Array((valid.length + 7) >> 3);
-  for (let i = 0; i < valid.length; i++) if (valid[i]) out[i >> 3]! |= 1 << (i & 7);
+  const n = valid.length;
+  const out = new Uint8Array((n + 7) >> 3);
+  const whole = n >> 3;
+  for (let b = 0, i = 0; b < whole; b++, i += 8) {
+    out[b] =
+      (valid[i]! & 1) |
+      ((valid[i + 1]! & 1) << 1) |
+      ((valid[i + 2]! & 1) << 2) |
+      ((valid[i + 3]! & 1) << 3) |
+      ((valid[i + 4]! & 1) << 4) |
+      ((valid[i + 5]! & 1) << 5) |
+      ((valid[i + 6]! & 1) << 6) |
+      ((valid[i + 7]! & 1) << 7);
+  }
+  for (let i = whole << 3; i < n; i++) out[i >> 3]! |= (valid[i]! & 1) << (i & 7);
   return out;
 }
 
@@ -391,7 +404,13 @@ export function scanBatch(spec: QuerySpec, batch: Batch, into: PartialBuilder): 
   if (!spec.aggregated) return collectRows(spec, ev, sel, into);
 
   const args = spec.aggregates.map((a) => (a.arg ? ev.evaluate(a.arg) : null));
-  const bitmaps = args.map((v) => (v && (v.kind === 'num' || v.kind === 'dict') ? toBitmap(v.valid) : null));
+  // One bitmap per distinct argument vector (avg, sum, min and max of one column share it).
+  const packed = new Map<Uint8Array, Uint8Array | null>();
+  const bitmaps = args.map((v) => {
+    if (!v || (v.kind !== 'num' && v.kind !== 'dict') || !v.valid) return null;
+    if (!packed.has(v.valid)) packed.set(v.valid, toBitmap(v.valid));
+    return packed.get(v.valid)!;
+  });
 
   if (spec.groupBy.length === 0) {
     const g = into.groups[0]!;
