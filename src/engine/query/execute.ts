@@ -337,6 +337,9 @@ function keyCodes(v: ColumnVector, sel: Int32Array, n: number): { codes: Int32Ar
     const index = new Map<number, number>();
     let nullCode = -1;
     const { values: x, valid } = v;
+    // Runs of one value (time buckets over rows in time order) skip the Map.
+    let lastVal = NaN;
+    let lastCode = -1;
     for (const i of sel) {
       if (valid && !valid[i]) {
         if (nullCode < 0) {
@@ -347,6 +350,10 @@ function keyCodes(v: ColumnVector, sel: Int32Array, n: number): { codes: Int32Ar
         continue;
       }
       const val = x[i]!;
+      if (val === lastVal) {
+        codes[i] = lastCode;
+        continue;
+      }
       let c = index.get(val);
       if (c === undefined) {
         c = values.length;
@@ -354,6 +361,8 @@ function keyCodes(v: ColumnVector, sel: Int32Array, n: number): { codes: Int32Ar
         values.push(val);
       }
       codes[i] = c;
+      lastVal = val;
+      lastCode = c;
     }
     return { codes, values };
   }
@@ -453,8 +462,14 @@ export function scanBatch(spec: QuerySpec, batch: Batch, into: PartialBuilder): 
     }
   }
 
-  // Rows bucketed by local group (counting sort), each bucket a view of one array.
+  // One group in the batch (a time bucket of a file cut per day): its rows are the selection.
   const m = localKeys.length;
+  if (m === 1) {
+    const group = into.groups[into.group(localKeys[0]!)]!;
+    spec.aggregates.forEach((a, k) => feed(group.accs[k]!, a, args[k]!, bitmaps[k]!, sel));
+    return;
+  }
+  // Rows bucketed by local group (counting sort), each bucket a view of one array.
   const counts = new Int32Array(m + 1);
   for (const i of sel) counts[local[i]! + 1]!++;
   for (let g = 0; g < m; g++) counts[g + 1]! += counts[g]!;
