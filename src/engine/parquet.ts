@@ -800,7 +800,8 @@ export function fileOfRanges(size: number, parts: readonly { offset: number; byt
       if (p.offset <= start && end <= pEnd) {
         const view = p.bytes.subarray(start - p.offset, end - p.offset);
         const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer;
-        return whole ? (view.buffer as ArrayBuffer) : view.slice().buffer;
+        // A copy of the range (not view.slice(): on a Node Buffer that is a view of the whole buffer).
+        return whole ? (view.buffer as ArrayBuffer) : new Uint8Array(view).buffer;
       }
     }
     const out = new Uint8Array(end - start);

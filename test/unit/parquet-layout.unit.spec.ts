@@ -91,6 +91,11 @@ describe('parquet layout and range reads', () => {
     expect(await bytes(95, 200)).toEqual(expected(95, 100));
     expect(await bytes()).toEqual(expected(0, 100));
     expect(file.slice(50, 40).size).toBe(0);
+    // Parts that are Node Buffers (a small one is a view into a shared pool): a range is a copy of
+    // just that range (Buffer#slice would be a view of the whole pool).
+    const pooled = fileOfRanges(100, [{ offset: 10, bytes: Buffer.from(whole.slice(10, 40)) }]);
+    expect([...new Uint8Array(await pooled.slice(12, 20).arrayBuffer())]).toEqual(expected(12, 20));
+    expect([...new Uint8Array(await pooled.slice(10, 40).arrayBuffer())]).toEqual(expected(10, 40));
   });
 
   it('refuses columns the file does not have', async () => {
