@@ -65,12 +65,26 @@ export async function scanSegments(
 ): Promise<ScanReply> {
   ensureParquet();
   const prefix = replicaPrefix(tenant);
+  for (const s of segments) {
+    if (!s.key.startsWith(prefix)) throw new Error(`segment ${s.key} is not in the replica of tenant ${tenant}`);
+  }
   const partials: { key: string; partial: Partial; bytes: number }[] = [];
   let bytesRead = 0;
   let held = 0;
-  for (const s of segments) {
-    if (!s.key.startsWith(prefix)) throw new Error(`segment ${s.key} is not in the replica of tenant ${tenant}`);
-    const bytes = await fetchSegment(env, s);
+  // The next segment's reads are under way while this one is scanned: an R2 round trip per
+  // segment would otherwise add up along the task. One segment ahead bounds the memory held.
+  const fetching = (i: number) => {
+    const s = segments[i];
+    if (!s) return null;
+    const pending = fetchSegment(env, s);
+    pending.catch(() => {}); // awaited in its turn; not an unhandled rejection if the scan stops first
+    return pending;
+  };
+  let next = fetching(0);
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    const bytes = await next!;
+    next = fetching(i + 1);
     bytesRead += s.ranges ? s.ranges.parts.reduce((n, [, length]) => n + length, 0) : (bytes as Uint8Array).byteLength;
     const builder = new PartialBuilder(spec, { maxGroups: limits.maxGroups });
     try {
