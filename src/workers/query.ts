@@ -248,38 +248,51 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         }
         if (++absorbed % 8 === 0 && merging.stateSize() > cfg.maxStateBytes) throw limitProblem('memory', cfg.maxStateBytes);
       };
-      for (const c of plan.counted) absorb(countedPartial(spec, c.rows));
+      // The merged partial of the whole plan is cached too, under the exact set of segments it read:
+      // a query repeated over an unchanged catalog merges one partial instead of one per segment.
+      const keys = [...plan.counted.map((c) => c.key), ...plan.tasks.flatMap((t) => t.segments.map((seg) => seg.key))];
+      const wholeKey = `${tenant.id}|${shape}|${keys.sort().join(' ')}`;
+      const whole = cached.get(wholeKey);
       let hits = 0;
-      const scans: SegmentScan[][] = [];
-      for (const task of plan.tasks) {
-        const todo: SegmentScan[] = [];
-        for (const seg of task.segments) {
-          const hit = cached.get(`${tenant.id}|${seg.key}|${shape}`);
-          if (hit) {
-            hits += 1;
-            absorb(hit);
-          } else {
-            const layout = layouts.get(seg.key);
-            const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups, cfg.rangeGapBytes) : null;
-            todo.push({
-              key: seg.key,
-              columns: seg.columns,
-              rowGroups: seg.rowGroups,
-              ranges: layout && parts ? { size: layout.size, parts } : null,
-            });
-          }
-        }
-        if (todo.length > 0) scans.push(todo);
-      }
       let bytesRead = 0;
-      await fanOut(env, tenant, spec, scans, cfg, (reply) => {
-        if (!reply.ok) throw limitProblem(reply.limit, reply.max);
-        bytesRead += reply.bytesRead;
-        for (const p of reply.partials) {
-          cached.set(`${tenant.id}|${p.key}|${shape}`, p.partial, p.bytes);
-          absorb(p.partial);
+      const scans: SegmentScan[][] = [];
+      if (whole) {
+        absorb(whole);
+        hits = plan.segmentsScanned;
+      } else {
+        for (const c of plan.counted) absorb(countedPartial(spec, c.rows));
+        for (const task of plan.tasks) {
+          const todo: SegmentScan[] = [];
+          for (const seg of task.segments) {
+            const hit = cached.get(`${tenant.id}|${seg.key}|${shape}`);
+            if (hit) {
+              hits += 1;
+              absorb(hit);
+            } else {
+              const layout = layouts.get(seg.key);
+              const parts = layout ? layoutRanges(layout, seg.columns, seg.rowGroups, cfg.rangeGapBytes) : null;
+              todo.push({
+                key: seg.key,
+                columns: seg.columns,
+                rowGroups: seg.rowGroups,
+                ranges: layout && parts ? { size: layout.size, parts } : null,
+              });
+            }
+          }
+          if (todo.length > 0) scans.push(todo);
         }
-      });
+        await fanOut(env, tenant, spec, scans, cfg, (reply) => {
+          if (!reply.ok) throw limitProblem(reply.limit, reply.max);
+          bytesRead += reply.bytesRead;
+          for (const p of reply.partials) {
+            cached.set(`${tenant.id}|${p.key}|${shape}`, p.partial, p.bytes);
+            absorb(p.partial);
+          }
+        });
+        // toPartial() copies every state, so the builder may go on to absorb the hot tail and finish.
+        const size = merging.stateSize() + wholeKey.length;
+        if (keys.length > 1 && size <= cfg.cacheBytes / 4) cached.set(wholeKey, merging.toPartial(), size);
+      }
       let hotRows = 0;
       if (consistency === 'strong') {
         const hot = await hotTail(env, tenant, snapshot, spec, cfg);

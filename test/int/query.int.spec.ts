@@ -166,6 +166,18 @@ describe('POST /v1/query', () => {
     const strong = await query(key, count, { consistency: 'strong' });
     expect(strong.rows).toEqual([[420, 419]]);
     expect(strong.stats.hotRows).toBe(120);
+    // The cached merge of the replica is not changed by the hot rows added to it, nor by finishing.
+    expect((await query(key, count, { consistency: 'strong' })).rows).toEqual([[420, 419]]);
+    const again = await query(key, count);
+    expect(again.rows).toEqual([[300, 299]]);
+    expect(again.stats.cache).toEqual({ hits: again.stats.segmentsScanned, misses: 0 });
+    // Also when the query that fills the cache is a strong one (it adds the hot rows after caching).
+    forgetPartials();
+    const top = 'SELECT data.n AS n FROM events ORDER BY n DESC LIMIT 2';
+    for (let i = 0; i < 2; i++) {
+      expect((await query(key, top, { consistency: 'strong' })).rows).toEqual([[419], [418]]);
+      expect((await query(key, top)).rows).toEqual([[299], [298]]);
+    }
     // Half of the grey ones turn green: still each counted once.
     await publish(tenant, 1, {}, 0);
     await replicate(tenant, 1, {}, 0);

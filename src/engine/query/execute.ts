@@ -274,7 +274,7 @@ export class PartialBuilder {
     return n;
   }
 
-  /** The partial, as JSON-safe data. */
+  /** The partial, as JSON-safe data the builder does not change afterwards (states and the row list are copies). */
   toPartial(): Partial {
     if (this.spec.aggregated) {
       const nonFinite = nonFiniteOf(this.groups.map((g) => g.keys));
@@ -286,7 +286,7 @@ export class PartialBuilder {
     }
     this.trimRows(true);
     const nonFinite = nonFiniteOf(this.rows);
-    return { rows: this.rows, ...this.counters, ...(nonFinite ? { nonFinite } : {}) };
+    return { rows: this.rows.slice(), ...this.counters, ...(nonFinite ? { nonFinite } : {}) };
   }
 
   /** A builder holding a partial's content (to merge more into it). */
@@ -543,7 +543,9 @@ export async function scanParquet(
     const reads: number[][] = [];
     let rows = 0;
     for (const rg of groups) {
-      const n = meta.rowGroup(rg).numRows();
+      const group = meta.rowGroup(rg);
+      const n = group.numRows();
+      group.free();
       const last = reads[reads.length - 1];
       if (last && rows + n <= SCAN_BATCH_ROWS) {
         last.push(rg);
@@ -553,6 +555,7 @@ export async function scanParquet(
         rows = n;
       }
     }
+    meta.free();
     for (const rowGroups of reads) {
       if (into.satisfied) break;
       const wasm = await pf.read({ columns: options.columns, rowGroups, batchSize: SCAN_BATCH_ROWS });
