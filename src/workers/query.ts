@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { QuerySpec } from '../engine/query/ast.js';
 import { SqlError } from '../engine/query/ast.js';
 import { analyse } from '../engine/query/analyse.js';
-import { fingerprint, PartialCache } from '../engine/query/cache.js';
+import { fingerprint, fingerprintTop, PartialCache } from '../engine/query/cache.js';
 import { countedPartial, finish, PartialBuilder, QueryLimitError, scanRows, type Partial } from '../engine/query/execute.js';
 import { planQuery, type QueryPlan } from '../engine/query/plan.js';
 import { layoutRanges } from '../engine/parquet.js';
@@ -108,10 +108,11 @@ export function forgetPartials(): void {
  * are alive at once per answer, since each is merged and dropped as it arrives), and never more
  * than the budget shared out when there are fewer than four scans.
  */
-const scanLimits = (cfg: QueryConfig, scans: number): ScanLimits => ({
-  maxGroups: cfg.maxGroups,
-  maxStateBytes: Math.floor(cfg.maxStateBytes / Math.min(4, Math.max(1, scans))),
-});
+const scanLimits = (cfg: QueryConfig, scans: number, top: boolean): ScanLimits =>
+  top
+    ? // Each scan holds its shards' groups in its own memory and answers only the top few.
+      { maxGroups: cfg.maxGroups, maxStateBytes: cfg.maxStateBytes, top }
+    : { maxGroups: cfg.maxGroups, maxStateBytes: Math.floor(cfg.maxStateBytes / Math.min(4, Math.max(1, scans))) };
 
 /**
  * Runs `scans` in Scanner objects, one per sub-request, or here in the coordinator, and hands each
@@ -124,9 +125,10 @@ async function fanOut(
   spec: QuerySpec,
   scans: SegmentScan[][],
   cfg: QueryConfig,
+  top: boolean,
   take: (reply: ScanReply) => void,
 ): Promise<void> {
-  const limits = scanLimits(cfg, scans.length);
+  const limits = scanLimits(cfg, scans.length, top);
   if (cfg.fanOut === 'inline') {
     for (const s of scans) take(await scanSegments(env, tenant.id, spec, s, limits));
     return;
@@ -225,7 +227,11 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
   return withTimeLimit(
     (async () => {
       const snapshot = await liveSegments(env, tenant.id, { kind: 'replica' });
-      const plan = planQuery(spec, snapshot, { maxSegmentsPerScan: cfg.segmentsPerScan, maxSubrequests: cfg.maxSubrequests });
+      const plan = planQuery(spec, snapshot, {
+        maxSegmentsPerScan: cfg.segmentsPerScan,
+        maxSubrequests: cfg.maxSubrequests,
+        groupsByShard: consistency === 'eventual',
+      });
       const planned = plan.tasks.reduce((n, t) => n + t.estimatedBytes, 0);
       if (planned > cfg.maxBytes) {
         throw tooLarge(
@@ -235,6 +241,10 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         );
       }
       const shape = fingerprint(spec);
+      // Scans that answer only their top groups (plan.topInScans) make partials of whole shards
+      // for this ORDER BY and LIMIT: cached only whole, under a shape that says so.
+      const top = plan.topInScans;
+      const wholeShape = top ? `${shape}|top ${fingerprintTop(spec)}` : shape;
       const layouts = new Map(snapshot.flatMap((s) => (s.stats.layout ? [[s.key, s.stats.layout] as const] : [])));
       const cached = partialCache(cfg);
       const merging = new PartialBuilder(spec, { maxGroups: cfg.maxGroups });
@@ -251,7 +261,7 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
       // The merged partial of the whole plan is cached too, under the exact set of segments it read:
       // a query repeated over an unchanged catalog merges one partial instead of one per segment.
       const keys = [...plan.counted.map((c) => c.key), ...plan.tasks.flatMap((t) => t.segments.map((seg) => seg.key))];
-      const wholeKey = `${tenant.id}|${shape}|${keys.sort().join(' ')}`;
+      const wholeKey = `${tenant.id}|${wholeShape}|${keys.sort().join(' ')}`;
       const whole = cached.get(wholeKey);
       let hits = 0;
       let bytesRead = 0;
@@ -264,7 +274,7 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
         for (const task of plan.tasks) {
           const todo: SegmentScan[] = [];
           for (const seg of task.segments) {
-            const hit = cached.get(`${tenant.id}|${seg.key}|${shape}`);
+            const hit = top ? undefined : cached.get(`${tenant.id}|${seg.key}|${shape}`);
             if (hit) {
               hits += 1;
               absorb(hit);
@@ -281,11 +291,11 @@ export async function runQuery(env: Env, tenant: Tenant, input: QueryInput, time
           }
           if (todo.length > 0) scans.push(todo);
         }
-        await fanOut(env, tenant, spec, scans, cfg, (reply) => {
+        await fanOut(env, tenant, spec, scans, cfg, top, (reply) => {
           if (!reply.ok) throw limitProblem(reply.limit, reply.max);
           bytesRead += reply.bytesRead;
           for (const p of reply.partials) {
-            cached.set(`${tenant.id}|${p.key}|${shape}`, p.partial, p.bytes);
+            if (!top) cached.set(`${tenant.id}|${p.key}|${shape}`, p.partial, p.bytes);
             absorb(p.partial);
           }
         });

@@ -2,7 +2,7 @@
 // one partial result per segment. Runs in a Scanner object (fan-out) or in the coordinator itself.
 
 import type { QuerySpec } from '../engine/query/ast.js';
-import { PartialBuilder, QueryLimitError, scanParquet, type Partial } from '../engine/query/execute.js';
+import { PartialBuilder, QueryLimitError, scanParquet, topPartial, type Partial } from '../engine/query/execute.js';
 import { fileOfRanges } from '../engine/parquet.js';
 import { replicaPrefix } from '../engine/replica.js';
 import { ensureParquet } from './wasm.js';
@@ -23,6 +23,12 @@ export interface SegmentScan {
 export interface ScanLimits {
   maxGroups: number;
   maxStateBytes: number;
+  /**
+   * The plan's `topInScans`: the segments are whole shards and their groups complete, so all of them
+   * are merged into one partial of only the top groups (`topPartial`). The groups held meanwhile are
+   * bounded by `maxStateBytes`, not `maxGroups`.
+   */
+  top?: boolean;
 }
 
 export type ScanReply =
@@ -81,17 +87,23 @@ export async function scanSegments(
     return pending;
   };
   let next = fetching(0);
+  const shared = limits.top ? new PartialBuilder(spec, { maxGroups: Number.MAX_SAFE_INTEGER }) : null;
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i]!;
     const bytes = await next!;
     next = fetching(i + 1);
     bytesRead += s.ranges ? s.ranges.parts.reduce((n, [, length]) => n + length, 0) : (bytes as Uint8Array).byteLength;
-    const builder = new PartialBuilder(spec, { maxGroups: limits.maxGroups });
+    const builder = shared ?? new PartialBuilder(spec, { maxGroups: limits.maxGroups });
     try {
       await scanParquet(spec, bytes, builder, { columns: s.columns, rowGroups: s.rowGroups });
     } catch (error) {
       if (error instanceof QueryLimitError) return { ok: false, limit: error.limit, max: error.max, actual: error.actual };
       throw error;
+    }
+    if (shared) {
+      const size = shared.stateSize();
+      if (size > limits.maxStateBytes) return { ok: false, limit: 'memory', max: limits.maxStateBytes, actual: size };
+      continue;
     }
     const partial = builder.toPartial();
     const size = JSON.stringify(partial).length;
@@ -99,6 +111,14 @@ export async function scanSegments(
     held += size;
     if (held > limits.maxStateBytes) return { ok: false, limit: 'memory', max: limits.maxStateBytes, actual: held };
     partials.push({ key: s.key, partial, bytes: size });
+  }
+  if (shared) {
+    const partial = topPartial(spec, shared);
+    return {
+      ok: true,
+      partials: [{ key: segments.map((s) => s.key).join(' '), partial, bytes: JSON.stringify(partial).length }],
+      bytesRead,
+    };
   }
   return { ok: true, partials, bytesRead };
 }

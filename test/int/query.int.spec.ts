@@ -156,6 +156,39 @@ describe('POST /v1/query', () => {
     expect(cut.stats).toMatchObject({ segmentsTotal: 3, segmentsPruned: 1, segmentsScanned: 1, segmentsCounted: 1 });
   });
 
+  it('answers the top streams from scans of whole shards, each sending only its top groups', async () => {
+    const { tenant, key } = await setup(2);
+    await write(key, 340);
+    await green(tenant);
+    const t = await loadTenant(env, tenant);
+    const sql = 'SELECT stream, count(*) AS n, max(data.n) AS last FROM events GROUP BY stream ORDER BY n DESC, stream LIMIT 3';
+    // 17 streams; at most 8 groups in any one partial or merge: only the scans hold them all.
+    forgetPartials();
+    const answer = await runQuery(withVars({ QUERY_MAX_GROUPS: '8' }), t, { sql, explain: true });
+    const counts = new Map<string, { n: number; last: number }>();
+    for (let i = 0; i < 340; i++) {
+      const c = counts.get(`post-${i % 17}`) ?? { n: 0, last: -1 };
+      counts.set(`post-${i % 17}`, { n: c.n + 1, last: i });
+    }
+    const expected = [...counts]
+      .sort(([s1, a1], [s2, a2]) => a2.n - a1.n || (s1 < s2 ? -1 : 1))
+      .slice(0, 3)
+      .map(([s, c]) => [s, c.n, c.last]);
+    expect(answer.rows).toEqual(expected);
+    expect(answer.plan!.topInScans).toBe(true);
+    expect(answer.stats.subrequests).toBe(2); // one per shard
+    // Strong consistency adds hot rows after the scans, so the scans cannot cut: the groups limit applies.
+    const strong = runQuery(withVars({ QUERY_MAX_GROUPS: '8' }), t, { sql, consistency: 'strong' });
+    await expect(strong).rejects.toMatchObject({ status: 422, extensions: { limit: 'groups' } });
+    // Repeated: the whole answer comes from the cache; another LIMIT is not confused with it.
+    const again = await runQuery(withVars({ QUERY_MAX_GROUPS: '8' }), t, { sql });
+    expect(again.rows).toEqual(expected);
+    expect(again.stats.subrequests).toBe(0);
+    const four = await runQuery(withVars({ QUERY_MAX_GROUPS: '8' }), t, { sql: sql.replace('LIMIT 3', 'LIMIT 4') });
+    expect(four.rows).toHaveLength(4);
+    expect(four.rows.slice(0, 3)).toEqual(expected);
+  });
+
   it('adds the events not yet green under strong consistency, never twice', async () => {
     const { tenant, key } = await setup();
     await write(key, 300);

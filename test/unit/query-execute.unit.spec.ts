@@ -4,6 +4,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeParquet, initParquet, type EncodedParquet, type ReplicaRow } from '../../src/engine/parquet.js';
 import type { QuerySpec, Scalar } from '../../src/engine/query/ast.js';
@@ -16,6 +17,7 @@ import {
   scanBatch,
   scanParquet,
   scanRows,
+  topPartial,
   type Partial,
   type QueryResult,
 } from '../../src/engine/query/execute.js';
@@ -535,6 +537,50 @@ describe('limits and edges', () => {
     expect(count(bin('=', col('source'), lit(null)))).toBe(0);
     expect(count(or(bin('=', col('source'), lit(null)), lit(true)))).toBe(rows.length);
     expect(count(not(and(isNull(col('source')), lit(null, 'boolean'))))).toBe(rows.length - nulls);
+  });
+
+  it('answers as one scan of everything when scans of whole shards keep only their top groups (groups by stream)', () => {
+    const sqls = [
+      (l: number, o: number) =>
+        `SELECT stream, count(*) AS n, sum(version) AS v FROM events GROUP BY stream ORDER BY n DESC, stream LIMIT ${l} OFFSET ${o}`,
+      (l: number, o: number) =>
+        `SELECT stream, count(*) AS n FROM events GROUP BY stream HAVING count(*) > 2 ORDER BY max(seq) LIMIT ${l} OFFSET ${o}`,
+      (l: number, o: number) =>
+        `SELECT shard, stream, max(seq) AS m FROM events GROUP BY shard, stream ORDER BY m DESC LIMIT ${l} OFFSET ${o}`,
+    ];
+    const base = generate(400, 77, 0);
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 400 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.constantFrom(...sqls),
+        (streams, shards, limit, offset, sql) => {
+          // A stream's rows are all on one shard, as the routing puts them.
+          const rows = streams.map((k, i) => ({ ...base[i]!, stream: `s${k}`, shard: k % shards }));
+          const text = sql(limit, offset);
+          const q = analyse(parseSelect(text), text);
+          const one = new PartialBuilder(q);
+          scanRows(q, rows, one, 37);
+          const merged = new PartialBuilder(q);
+          for (let shard = 0; shard < shards; shard++) {
+            const b = new PartialBuilder(q);
+            scanRows(
+              q,
+              rows.filter((r) => r.shard === shard),
+              b,
+              37,
+            );
+            const top = topPartial(q, b);
+            expect((top as { groups: unknown[] }).groups.length).toBeLessThanOrEqual(limit + offset);
+            merged.absorb(JSON.parse(JSON.stringify(top)) as Partial);
+          }
+          expect(finish(q, merged).rows).toEqual(finish(q, one).rows);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('scanBatch over an empty batch changes nothing but the counters', () => {

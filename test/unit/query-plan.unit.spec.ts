@@ -219,6 +219,32 @@ describe('planQuery, as data', () => {
     expect(plan(null, count(null, [path('likes')])).counted).toEqual([]);
   });
 
+  it('gives each scan whole shards when it can answer only its top groups (GROUP BY stream or shard, ORDER BY, LIMIT)', () => {
+    const many = [0, 1, 2, 3, 4, 5, 6].map((i) => segment(`k${i}`, { shard: i % 3, rows: 100 + i, bytes: 1000 * (i + 1) }));
+    const q = (groupBy: Expr[], limit: number | null, orderBy = true) =>
+      spec({
+        outputs: [{ name: 'n', expr: a(0), type: 'integer' }],
+        groupBy,
+        aggregates: [agg('count', null)],
+        orderBy: orderBy ? [{ expr: a(0), desc: true, nullsFirst: false }] : [],
+        limit,
+      });
+    const plan = planQuery(q([col('stream')], 10), many, { maxSegmentsPerScan: 1, groupsByShard: true });
+    expect(plan.topInScans).toBe(true);
+    const shardsOf = (t: { segments: PlannedSegment[] }) => [...new Set(t.segments.map((s) => s.shard))];
+    expect(plan.tasks.map(shardsOf).sort()).toEqual([[0], [1], [2]]);
+    expect(plan.tasks.flatMap((t) => t.segments.map((s) => s.key)).sort()).toEqual(many.map((s) => s.key));
+    // Past the sub-request budget, several whole shards per scan.
+    const two = planQuery(q([col('shard'), col('type')], 10), many, { maxSegmentsPerScan: 1, maxSubrequests: 2, groupsByShard: true });
+    expect(two.tasks).toHaveLength(2);
+    expect(two.tasks.map(shardsOf).flat().sort()).toEqual([0, 1, 2]);
+    // Not when a group can span shards, nothing is cut, or the caller adds rows after the scans.
+    expect(planQuery(q([col('type')], 10), many, { maxSegmentsPerScan: 1, groupsByShard: true }).topInScans).toBe(false);
+    expect(planQuery(q([col('stream')], null), many, { maxSegmentsPerScan: 1, groupsByShard: true }).topInScans).toBe(false);
+    expect(planQuery(q([col('stream')], 10, false), many, { maxSegmentsPerScan: 1, groupsByShard: true }).topInScans).toBe(false);
+    expect(planQuery(q([col('stream')], 10), many, { maxSegmentsPerScan: 1 }).topInScans).toBe(false);
+  });
+
   it('domains: AND intersects, OR unites the columns both sides constrain', () => {
     const c = constraintsOf(or(and(bin('>', col('seq'), lit(5)), bin('=', col('type'), lit('x'))), bin('<', col('seq'), lit(2))));
     expect(c && Object.fromEntries(c)).toEqual({

@@ -24,6 +24,12 @@ export function fingerprint(spec: QuerySpec): string {
   return JSON.stringify(shape, strip);
 }
 
+/** What a partial of only the top groups (`topPartial`) also depends on: HAVING, ORDER BY, OFFSET and LIMIT. */
+export function fingerprintTop(spec: QuerySpec): string {
+  const strip = (_key: string, value: unknown) => (_key === 'span' ? undefined : value);
+  return JSON.stringify({ h: spec.having, o: spec.orderBy, l: spec.limit, f: spec.offset }, strip);
+}
+
 /** A least-recently-used map of partials bounded by their JSON size. */
 export class PartialCache {
   private readonly entries = new Map<string, { partial: Partial; bytes: number }>();

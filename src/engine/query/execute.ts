@@ -274,12 +274,16 @@ export class PartialBuilder {
     return n;
   }
 
-  /** The partial, as JSON-safe data the builder does not change afterwards (states and the row list are copies). */
-  toPartial(): Partial {
+  /**
+   * The partial, as JSON-safe data the builder does not change afterwards (states and the row list
+   * are copies). `only`: just these groups (indexes into `groups`).
+   */
+  toPartial(only?: readonly number[]): Partial {
     if (this.spec.aggregated) {
-      const nonFinite = nonFiniteOf(this.groups.map((g) => g.keys));
+      const groups = only ? only.map((i) => this.groups[i]!) : this.groups;
+      const nonFinite = nonFiniteOf(groups.map((g) => g.keys));
       return {
-        groups: this.groups.map((g) => [g.keys, g.accs.map((a) => a.state())]),
+        groups: groups.map((g) => [g.keys, g.accs.map((a) => a.state())]),
         ...this.counters,
         ...(nonFinite ? { nonFinite } : {}),
       };
@@ -596,6 +600,46 @@ export function emptyPartial(spec: QuerySpec): Partial {
   return new PartialBuilder(spec).toPartial();
 }
 
+/**
+ * Per group that passes HAVING: its output values, its ORDER BY values and (last) its index in
+ * `b.groups`.
+ */
+function groupRows(spec: QuerySpec, b: PartialBuilder): Scalar[][] {
+  const groups = b.groups;
+  const types = refTypes(spec);
+  const refs = {
+    groups: spec.groupBy.map((_, k) =>
+      anyVector(
+        types.groups[k]!,
+        groups.map((g) => g.keys[k]!),
+      ),
+    ),
+    aggregates: spec.aggregates.map((_, k) =>
+      anyVector(
+        types.aggregates[k]!,
+        groups.map((g) => g.accs[k]!.result()),
+      ),
+    ),
+  };
+  const ev = new Evaluator(batchOf(groups.length, {}), refs);
+  const sel = ev.filter(spec.having);
+  const vectors = [...spec.outputs.map((o) => ev.evaluate(o.expr)), ...spec.orderBy.map((o) => ev.evaluate(o.expr))];
+  return Array.from(sel, (i) => [...vectors.map((v) => valueAt(v, i)), i]);
+}
+
+/**
+ * The partial of only the groups that can be in the answer, from a builder whose groups are
+ * complete (no other partial holds rows of them: the plan's `topInScans`, groups by stream, each
+ * stream on one shard): those passing HAVING, the first OFFSET + LIMIT by ORDER BY.
+ */
+export function topPartial(spec: QuerySpec, b: PartialBuilder): Partial {
+  if (!spec.aggregated || spec.limit === null) throw new TypeError('only an aggregated query with LIMIT keeps its top groups');
+  const rows = groupRows(spec, b);
+  if (spec.orderBy.length > 0) rows.sort(rowComparator(spec.orderBy, spec.outputs.length));
+  const at = spec.outputs.length + spec.orderBy.length;
+  return b.toPartial(rows.slice(0, spec.offset + spec.limit).map((r) => r[at] as number));
+}
+
 /** A value as the answer shows it: timestamps as ISO-8601 strings. */
 function render(v: Scalar, type: SqlType): Scalar {
   return type === 'timestamp' && typeof v === 'number' ? formatTimestamp(v) : v;
@@ -611,26 +655,7 @@ export function finish(spec: QuerySpec, partial: Partial | PartialBuilder): Quer
   let rows: Scalar[][];
   if (spec.aggregated) {
     const b = partial instanceof PartialBuilder ? partial : PartialBuilder.from(spec, partial, { maxGroups: Number.MAX_SAFE_INTEGER });
-    const groups = b.groups;
-    const types = refTypes(spec);
-    const refs = {
-      groups: spec.groupBy.map((_, k) =>
-        anyVector(
-          types.groups[k]!,
-          groups.map((g) => g.keys[k]!),
-        ),
-      ),
-      aggregates: spec.aggregates.map((_, k) =>
-        anyVector(
-          types.aggregates[k]!,
-          groups.map((g) => g.accs[k]!.result()),
-        ),
-      ),
-    };
-    const ev = new Evaluator(batchOf(groups.length, {}), refs);
-    const sel = ev.filter(spec.having);
-    const vectors = [...spec.outputs.map((o) => ev.evaluate(o.expr)), ...spec.orderBy.map((o) => ev.evaluate(o.expr))];
-    rows = Array.from(sel, (i) => vectors.map((v) => valueAt(v, i)));
+    rows = groupRows(spec, b);
   } else {
     const p = partial instanceof PartialBuilder ? partial.toPartial() : partial;
     rows = 'rows' in p ? withNonFinite(p.rows, p.nonFinite).slice() : [];

@@ -46,6 +46,12 @@ export interface PlanOptions {
   maxBytesPerScan?: number;
   /** At most this many sub-requests (the Worker's sub-request budget); segments per scan grows past its bound to fit. */
   maxSubrequests?: number;
+  /**
+   * Every event of a stream is on one shard (the routing is pinned per tenant), so a scan may finish
+   * groups keyed by stream or shard when it holds all of a shard's segments. False when rows are
+   * added after the scans (the hot tail of a strong query). Default false.
+   */
+  groupsByShard?: boolean;
 }
 
 /** Why a segment is not read. */
@@ -83,6 +89,12 @@ export interface QueryPlan {
   /** The per-column domains the WHERE clause implies (for explanation; `false` when it can never be true). */
   constraints: Record<string, Domain> | false;
   pruned: { key: string; reason: PruneReason; column?: string }[];
+  /**
+   * Each task holds whole shards and the query groups by stream or shard and has a LIMIT: a scan's
+   * groups are complete, so it answers only its first OFFSET + LIMIT groups after HAVING and ORDER BY
+   * (`topPartial`), and a million streams never reach the coordinator.
+   */
+  topInScans: boolean;
   /**
    * Segments not read because the query only counts and every row of them matches: their rows (in
    * the row groups not pruned) are added to the count as they are.
@@ -586,17 +598,55 @@ export function planQuery(spec: QuerySpec, segments: readonly PlanSegment[], opt
   if (spec.orderBy.length > 0) finish.push('orderBy');
   if (spec.offset > 0) finish.push('offset');
   if (spec.limit !== null) finish.push('limit');
-  const tasks = splitTasks(kept, options);
+  const topInScans = !!options.groupsByShard && kept.length > 0 && groupsWithinShards(spec);
+  const tasks = topInScans ? shardTasks(kept, options) : splitTasks(kept, options);
   return {
     segmentsTotal: segments.length,
     segmentsScanned: kept.length,
     rowGroupsPruned,
     constraints: constraints === false ? false : Object.fromEntries(constraints),
     pruned,
+    topInScans,
     counted,
     tasks,
     merge: { partials: tasks.length + counted.length, finish },
   };
+}
+
+/** Whether the query's groups each lie within one shard (a GROUP BY key is `stream` or `shard`) and only its top groups are answered. */
+function groupsWithinShards(spec: QuerySpec): boolean {
+  return (
+    spec.aggregated &&
+    spec.limit !== null &&
+    spec.orderBy.length > 0 &&
+    spec.groupBy.some((g) => g.kind === 'column' && (g.name === 'stream' || g.name === 'shard'))
+  );
+}
+
+/**
+ * Sub-requests of whole shards: one per shard, or (past the sub-request budget) several shards per
+ * task, balanced by estimated bytes; segments in catalog order within a task.
+ */
+function shardTasks(segments: readonly PlannedSegment[], options: PlanOptions): ScanTask[] {
+  const byShard = new Map<number, PlannedSegment[]>();
+  for (const s of segments) byShard.set(s.shard, [...(byShard.get(s.shard) ?? []), s]);
+  const count = Math.min(byShard.size, options.maxSubrequests && options.maxSubrequests > 0 ? options.maxSubrequests : byShard.size);
+  const tasks: ScanTask[] = Array.from({ length: count }, () => ({ segments: [], estimatedBytes: 0, estimatedRows: 0 }));
+  const shards = [...byShard.values()].map((segs) => ({
+    segs,
+    bytes: segs.reduce((n, s) => n + s.estimatedBytes, 0),
+    rows: segs.reduce((n, s) => n + s.estimatedRows, 0),
+  }));
+  shards.sort((a, b) => b.bytes - a.bytes || a.segs[0]!.shard - b.segs[0]!.shard);
+  for (const sh of shards) {
+    const t = tasks.reduce((best, x) => (x.estimatedBytes < best.estimatedBytes ? x : best));
+    t.segments.push(...sh.segs);
+    t.estimatedBytes += sh.bytes;
+    t.estimatedRows += sh.rows;
+  }
+  const rank = new Map(segments.map((s, i) => [s.key, i]));
+  for (const t of tasks) t.segments.sort((a, b) => rank.get(a.key)! - rank.get(b.key)!);
+  return tasks;
 }
 
 /**
