@@ -130,17 +130,38 @@ function arrowValidity(d: Data): Validity {
   return out;
 }
 
-/** Strings of a Utf8 chunk (offsets and bytes are indexed from 0 in the chunk; validity by offset). */
+/**
+ * Strings of a Utf8 chunk (offsets and bytes are indexed from 0 in the chunk; validity by offset).
+ * When the chunk's text is ASCII and every string shorter than SHORT (stream names usually are), it
+ * is decoded once and cut with substring, character offsets being byte offsets; else each string is
+ * decoded on its own. V8 copies substrings that short, where a longer one would be a slice keeping
+ * the whole chunk's text alive for as long as it lives (a group key can live for the query).
+ */
 function utf8Strings(d: Data): (string | null)[] {
   const offsets = d.valueOffsets as Int32Array;
   const bytes = d.values as Uint8Array;
   const valid = arrowValidity(d);
-  const out = new Array<string | null>(d.length);
-  for (let i = 0; i < d.length; i++) {
+  const n = d.length;
+  const out = new Array<string | null>(n);
+  if (n === 0) return out;
+  let short = true;
+  for (let i = 0; i < n && short; i++) short = offsets[i + 1]! - offsets[i]! < SHORT;
+  const start = offsets[0]!;
+  const all = short ? textDecoder.decode(bytes.subarray(start, offsets[n]!)) : '';
+  // As many characters as bytes, and no replacement character: every byte was ASCII (a multi-byte
+  // sequence gives fewer characters; an invalid byte gives U+FFFD).
+  if (short && all.length === offsets[n]! - start && !all.includes('\uFFFD')) {
+    for (let i = 0; i < n; i++) out[i] = valid && !valid[i] ? null : all.substring(offsets[i]! - start, offsets[i + 1]! - start);
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
     out[i] = valid && !valid[i] ? null : textDecoder.decode(bytes.subarray(offsets[i]!, offsets[i + 1]!));
   }
   return out;
 }
+
+/** Strings shorter than this are cut from a chunk's decoded text (V8 copies substrings under 13 characters). */
+const SHORT = 13;
 
 /** Decoded dictionaries, per Arrow dictionary vector (shared by the chunks of one column). */
 const dictionaries = new WeakMap<object, string[]>();
