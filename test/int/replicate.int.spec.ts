@@ -274,6 +274,11 @@ describe('eviction and recovery', () => {
       const armedAt = Date.now(); // the clock moves on across the await below, so compare with the time of arming
       (instance as unknown as { arm(at: number): void }).arm(due);
       expect(await state.storage.getAlarm()).toBeGreaterThan(armedAt);
+      // Moved a minute ahead, so that it does not fire by itself while the handler below runs
+      // (getAlarm() reads null while a firing handler has not re-armed yet).
+      const later = Date.now() + 60_000;
+      await state.storage.setAlarm(later);
+      (instance as unknown as { alarmAt: number | null }).alarmAt = later;
     });
     // And the handler itself always leaves the next wake set while there is work (green events to evict later).
     await runDurableObjectAlarm(shardStub(env, tenant, 0));
