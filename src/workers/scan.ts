@@ -1,5 +1,6 @@
-// Scanning replica segments: one R2 read per segment, the planned columns and row groups decoded,
-// one partial result per segment. Runs in a Scanner object (fan-out) or in the coordinator itself.
+// Scanning replica segments: R2 range reads of the planned column chunks, the planned columns and
+// row groups decoded, one partial result per segment (or, for a plan's topInScans, one partial of
+// the top groups of all of them). Runs in a Scanner object (fan-out) or in the coordinator itself.
 
 import type { QuerySpec } from '../engine/query/ast.js';
 import { PartialBuilder, QueryLimitError, scanParquet, topPartial, type Partial } from '../engine/query/execute.js';
@@ -36,9 +37,9 @@ export type ScanReply =
   | { ok: false; limit: QueryLimitError['limit'] | 'memory'; max: number; actual: number };
 
 /**
- * The file's bytes a scan decodes: with ranges, only those (one R2 range read each, in parallel)
- * read as the file (nothing the file's size is allocated); else the whole object. A segment retired by compaction stays
- * readable for COMPACT_GRACE_MS; missing means a plan far older than that.
+ * The file a scan decodes: with ranges, only those (one R2 range read each, in parallel) seen as
+ * the file (nothing the file's size is allocated); else the whole object. A segment retired by
+ * compaction stays readable for COMPACT_GRACE_MS; missing means a plan far older than that.
  */
 async function fetchSegment(env: Env, s: SegmentScan): Promise<Uint8Array | Blob> {
   const missing = () => new Error(`replica segment ${s.key} is missing from R2`);
