@@ -41,8 +41,11 @@ const validEvents = fc
     { minLength: 1, maxLength: 5 },
   )
   .map((events) => JSON.stringify(events.map(({ id, ...e }) => (id === undefined ? e : { ...e, id }))));
+// Valid batches weigh as much as the rest together, and JSON content types come up half the time,
+// so that some 400 runs always reach the accept path (at even weights, one run in ~170 did: a run of
+// 400 stored nothing about one time in ten).
 const body = fc.oneof(
-  validEvents,
+  { arbitrary: validEvents, weight: 5 },
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
   fc.array(eventish, { maxLength: 5 }).map((v) => JSON.stringify(v)),
   eventish.map((v) => JSON.stringify(v)),
@@ -61,7 +64,7 @@ const request = fc.record({
   query: fc.option(fc.oneof(fc.constantFrom('any', 'no_stream', 'exists', '0', '1', '-1', 'x'), fc.string({ maxLength: 10 })), {
     nil: undefined,
   }),
-  contentType: contentTypes,
+  contentType: fc.oneof({ arbitrary: fc.constant('application/json'), weight: 6 }, contentTypes),
   ifMatch: fc.option(fc.oneof(fc.constantFrom('*', '"1"', '0'), fc.string({ maxLength: 10 })), { nil: undefined }),
   idempotencyKey: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
   body,
