@@ -646,7 +646,7 @@ function shardTasks(segments: readonly PlannedSegment[], options: PlanOptions): 
   }
   const rank = new Map(segments.map((s, i) => [s.key, i]));
   for (const t of tasks) t.segments.sort((a, b) => rank.get(a.key)! - rank.get(b.key)!);
-  return tasks;
+  return tasks.filter((t) => t.segments.length > 0);
 }
 
 /**
