@@ -87,12 +87,12 @@ export async function readState(
   let time: string | null = null;
   let headVersion = 0;
   let from: number | null = 1;
+  const last = until.version ?? Number.MAX_SAFE_INTEGER;
   while (from !== null) {
-    const limit = Math.min(FOLD_PAGE, (until.version ?? Number.MAX_SAFE_INTEGER) - from + 1);
-    if (limit <= 0) break;
+    // At least one event a page, so that ?version=0 still learns the head (and folds nothing).
     const page = await readHistory(env, tenant, stream, {
       from,
-      limit,
+      limit: Math.max(1, Math.min(FOLD_PAGE, last - from + 1)),
       direction: 'forward',
       ...(until.asOf === undefined ? {} : { asOf: until.asOf }),
     });
@@ -105,6 +105,7 @@ export async function readState(
       );
     }
     for (const e of page.events) {
+      if (e.version > last) break;
       folded.push({ type: e.type, data: e.data as Json });
       version = e.version;
       time = e.time;
@@ -116,7 +117,7 @@ export async function readState(
         `stream has more than ${MAX_FOLD_EVENTS} events to fold; ask for ?version= to fold a prefix`,
       );
     }
-    from = page.next;
+    from = page.next !== null && page.next <= last ? page.next : null;
   }
   return { stream, version, time, headVersion, state: foldEvents(folded, reducers) };
 }

@@ -65,11 +65,13 @@ describe('stream history', () => {
     expect(((await state('')) as { state: object }).state).not.toHaveProperty('tags');
     expect(await state('?version=2')).toMatchObject({
       version: 2,
+      headVersion: 3,
       time: '2026-02-01T00:00:00.000Z',
       state: { name: 'Ada', city: 'Paris', tags: ['a'] },
     });
     expect(await state('?asOf=2026-01-31T23:59:59Z')).toMatchObject({ version: 1, state: { city: 'London' } });
-    expect(await state('?version=0')).toMatchObject({ version: 0, state: null });
+    // Before the first event, still with the stream's head (it read nothing and said 0 once).
+    expect(await state('?version=0')).toMatchObject({ version: 0, headVersion: 3, state: null, time: null });
     const pinned = await call(`/v1/streams/${stream}/state?version=2`);
     expect(pinned.headers.get('cache-control')).toContain('immutable');
   });
