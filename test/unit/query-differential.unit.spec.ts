@@ -27,7 +27,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeParquet, initParquet, type EncodedParquet, type ReplicaRow } from '../../src/engine/parquet.js';
+import { encodeParquet, EVENT_COLUMNS, initParquet, type EncodedParquet, type ReplicaRow } from '../../src/engine/parquet.js';
 import { HLL_SPARSE_MAX, HLL_STD_ERROR, KLL_RANK_ERROR } from '../../src/engine/query/aggregates.js';
 import { analyse } from '../../src/engine/query/analyse.js';
 import type { QuerySpec, Scalar } from '../../src/engine/query/ast.js';
@@ -46,7 +46,7 @@ import { planQuery, type PlanSegment, type RowGroupStats } from '../../src/engin
 import { toSql } from '../../src/engine/query/print.js';
 import { formatSqlError, parseSelect } from '../../src/engine/query/sql.js';
 import { SqlError } from '../../src/engine/query/ast.js';
-import { generate, rng } from './query-fixtures.js';
+import { generate, planSegmentOf, rng } from './query-fixtures.js';
 
 initParquet(readFileSync(new URL('../../node_modules/parquet-wasm/esm/parquet_wasm_bg.wasm', import.meta.url)));
 
@@ -198,24 +198,7 @@ function buildDataSet(seeds: DataSetSeeds): DataSet {
 }
 
 function planSegments(ds: DataSet, withRowGroupStats: boolean): PlanSegment[] {
-  return ds.segments.map((s) => ({
-    key: s.key,
-    kind: 'replica',
-    shard: s.rows[0]!.shard,
-    date: null,
-    firstSeq: s.rows[0]!.seq,
-    lastSeq: s.rows[s.rows.length - 1]!.seq,
-    minTime: s.encoded.stats.time!.min as number,
-    maxTime: s.encoded.stats.time!.max as number,
-    rows: s.rows.length,
-    bytes: s.encoded.bytes.length,
-    stats: {
-      columns: s.encoded.stats,
-      shredded: s.encoded.shredded,
-      rowGroups: s.encoded.rowGroups,
-      ...(withRowGroupStats && s.rowGroupStats.length > 0 ? { rowGroupStats: s.rowGroupStats } : {}),
-    },
-  }));
+  return ds.segments.map((s) => planSegmentOf(s.key, s.rows, s.encoded, withRowGroupStats ? s.rowGroupStats : undefined));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,16 +495,7 @@ function aggQuerySql(s: AggQuerySeed): Query {
 }
 
 const ROW_OUTPUTS = [
-  'stream',
-  'type',
-  'source',
-  'subject',
-  'time',
-  'received_at',
-  'shard',
-  'seq',
-  'version',
-  'data',
+  ...EVENT_COLUMNS.filter((c) => c !== 'id'),
   'data.n',
   'data.s',
   'data.f',

@@ -45,6 +45,7 @@ import {
   not,
   or,
   path,
+  planSegmentOf,
   spec,
   trunc,
   ts,
@@ -352,19 +353,7 @@ function expectSame(ours: Scalar[][], theirs: Scalar[][], ordered: boolean, name
 }
 
 function planSegments(): PlanSegment[] {
-  return segments.map((s) => ({
-    key: s.key,
-    kind: 'replica',
-    shard: s.rows[0]!.shard,
-    date: null,
-    firstSeq: s.rows[0]!.seq,
-    lastSeq: s.rows[s.rows.length - 1]!.seq,
-    minTime: s.encoded.stats.time!.min as number,
-    maxTime: s.encoded.stats.time!.max as number,
-    rows: s.rows.length,
-    bytes: s.encoded.bytes.length,
-    stats: { columns: s.encoded.stats, shredded: s.encoded.shredded, rowGroups: s.encoded.rowGroups },
-  }));
+  return segments.map((s) => planSegmentOf(s.key, s.rows, s.encoded));
 }
 
 /** One partial per planned segment, read from its Parquet bytes with the plan's columns and row groups. */

@@ -1,7 +1,8 @@
 // Shared fixtures of the query engine's unit tests: webhook-like replica rows and a small builder of
 // analysed QuerySpecs (hand-built, so the executor and planner are tested apart from the parser).
 import type { AggregateCall, BinaryOp, DateUnit, Expr, OrderItem, QuerySpec, Scalar, SqlType } from '../../src/engine/query/ast.js';
-import type { ReplicaRow } from '../../src/engine/parquet.js';
+import type { EncodedParquet, ReplicaRow } from '../../src/engine/parquet.js';
+import type { PlanSegment, RowGroupStats } from '../../src/engine/query/plan.js';
 
 /** Small deterministic PRNG (mulberry32). */
 export function rng(seed: number) {
@@ -159,5 +160,35 @@ export function spec(s: {
     offset: s.offset ?? 0,
     columns: [...columns] as QuerySpec['columns'],
     paths: [...paths],
+  };
+}
+
+/**
+ * The catalog row the planner sees for a file of `rows` (one shard, seq order) encoded as `encoded`,
+ * with per-row-group statistics when given (and not empty).
+ */
+export function planSegmentOf(
+  key: string,
+  rows: readonly ReplicaRow[],
+  encoded: EncodedParquet,
+  rowGroupStats?: RowGroupStats[],
+): PlanSegment {
+  return {
+    key,
+    kind: 'replica',
+    shard: rows[0]!.shard,
+    date: null,
+    firstSeq: rows[0]!.seq,
+    lastSeq: rows[rows.length - 1]!.seq,
+    minTime: encoded.stats.time!.min as number,
+    maxTime: encoded.stats.time!.max as number,
+    rows: rows.length,
+    bytes: encoded.bytes.length,
+    stats: {
+      columns: encoded.stats,
+      shredded: encoded.shredded,
+      rowGroups: encoded.rowGroups,
+      ...(rowGroupStats && rowGroupStats.length > 0 ? { rowGroupStats } : {}),
+    },
   };
 }

@@ -30,6 +30,7 @@ import {
   not,
   or,
   path,
+  planSegmentOf,
   spec,
   STREAMS,
   trunc,
@@ -303,22 +304,7 @@ function build(key: string, rows: ReplicaRow[], shred: boolean): Built {
     const chunk = rows.slice(at, at + RG);
     rowGroupStats.push({ rows: chunk.length, stats: encodeParquet(chunk, { shredded: enc.shredded }).stats });
   }
-  return {
-    rows,
-    seg: {
-      key,
-      kind: 'replica',
-      shard: rows[0]!.shard,
-      date: null,
-      firstSeq: rows[0]!.seq,
-      lastSeq: rows[rows.length - 1]!.seq,
-      minTime: enc.stats.time!.min as number,
-      maxTime: enc.stats.time!.max as number,
-      rows: rows.length,
-      bytes: enc.bytes.length,
-      stats: { columns: enc.stats, shredded: enc.shredded, rowGroups: enc.rowGroups, rowGroupStats },
-    },
-  };
+  return { rows, seg: planSegmentOf(key, rows, enc, rowGroupStats) };
 }
 
 /** Rows edited so that some columns are all-null or narrow in some segments. */
